@@ -1,0 +1,1 @@
+"""Organisations, people, logins, sessions and API tokens."""

@@ -1,0 +1,238 @@
+"""Organisations and users: creation and changes, with their rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from improve import clock
+from improve.accounts import passwords
+from improve.accounts.tables import Organisation, OrgKind, Role, User, UserSession
+from improve.db import write_tx
+from improve.errors import Invalid, NotFound
+
+# Which kind of organisation each role belongs to.
+ROLE_ORG_KIND = {
+    Role.ADMIN: OrgKind.OPERATOR,
+    Role.QUALITY_LEAD: OrgKind.PROVIDER,
+    Role.REGISTERED_MANAGER: OrgKind.PROVIDER,
+    Role.COMMISSIONER: OrgKind.COMMISSIONER,
+}
+
+ROLE_LABELS = {
+    Role.ADMIN: "Administrator",
+    Role.QUALITY_LEAD: "Provider quality lead",
+    Role.REGISTERED_MANAGER: "Registered manager",
+    Role.COMMISSIONER: "Commissioner",
+}
+
+ORG_KIND_LABELS = {
+    OrgKind.PROVIDER: "Provider",
+    OrgKind.COMMISSIONER: "Commissioner (council or ICB)",
+    OrgKind.OPERATOR: "Operator of this installation",
+}
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+
+
+def clean_name(value: str, field: str = "name", max_length: int = 200) -> str:
+    value = " ".join((value or "").split())
+    if not value:
+        raise Invalid({field: "is required"})
+    if len(value) > max_length:
+        raise Invalid({field: f"must be at most {max_length} characters"})
+    return value
+
+
+def clean_email(value: str) -> str:
+    value = (value or "").strip().lower()
+    if not _EMAIL.match(value) or len(value) > 254:
+        raise Invalid({"email": "is not a valid email address"})
+    return value
+
+
+def parse_choice(enum: type, value: str, field: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)
+        raise Invalid({field: f"must be one of {allowed}"}) from None
+
+
+# --- organisations ---------------------------------------------------------
+
+ORG_COLUMNS = (Organisation.id, Organisation.name, Organisation.slug, Organisation.kind)
+
+
+async def create_organisation(name: str, kind: str, slug: str = "") -> dict[str, Any]:
+    name = clean_name(name)
+    org_kind = parse_choice(OrgKind, kind, "kind")
+    slug = slugify(slug or name)
+    if not slug:
+        raise Invalid({"slug": "must contain letters or digits"})
+    async with write_tx():
+        if await Organisation.exists().where(Organisation.slug == slug):
+            raise Invalid({"slug": f"'{slug}' is already used by another organisation"})
+        rows = await Organisation.insert(
+            Organisation(name=name, slug=slug, kind=org_kind, created_at=clock.now())
+        ).returning(*ORG_COLUMNS)
+    return rows[0]
+
+
+async def rename_organisation(org_id: int, name: str) -> dict[str, Any]:
+    name = clean_name(name)
+    rows = (
+        await Organisation.update({Organisation.name: name})
+        .where(Organisation.id == org_id)
+        .returning(*ORG_COLUMNS)
+    )
+    if not rows:
+        raise NotFound("No such organisation")
+    return rows[0]
+
+
+async def organisation(org_id: int) -> dict[str, Any]:
+    row = await Organisation.select(*ORG_COLUMNS).where(Organisation.id == org_id).first()
+    if row is None:
+        raise NotFound("No such organisation")
+    return row
+
+
+async def organisation_by_ref(ref: str) -> dict[str, Any]:
+    """An organisation by slug, exact name or id (for the command line)."""
+    ref = ref.strip()
+    query = Organisation.select(*ORG_COLUMNS)
+    row = await query.where(Organisation.slug == ref).first()
+    row = row or await query.where(Organisation.name == ref).first()
+    if row is None and ref.isdigit():
+        row = await query.where(Organisation.id == int(ref)).first()
+    if row is None:
+        raise Invalid({"org": f"no organisation with slug, name or id {ref!r}"})
+    return row
+
+
+async def list_organisations(kind: OrgKind | None = None) -> list[dict[str, Any]]:
+    query = Organisation.select(*ORG_COLUMNS).order_by(Organisation.name)
+    if kind is not None:
+        query = query.where(Organisation.kind == kind)
+    return await query
+
+
+# --- users -------------------------------------------------------------------
+
+USER_COLUMNS = (
+    User.id,
+    User.email,
+    User.name,
+    User.role,
+    User.active,
+    User.organisation,
+    User.organisation.name.as_alias("organisation_name"),
+    User.organisation.kind.as_alias("organisation_kind"),
+    User.last_login_at,
+)
+
+
+def _check_role_fits(role: Role, org_kind: str) -> None:
+    wanted = ROLE_ORG_KIND[role]
+    if org_kind != wanted:
+        raise Invalid(
+            {"role": f"a {ROLE_LABELS[role].lower()} must belong to a {wanted.value} organisation"}
+        )
+
+
+async def create_user(
+    *, email: str, name: str, organisation_id: int, role: str, password: str
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    for check in (
+        lambda: clean_email(email),
+        lambda: clean_name(name),
+        lambda: passwords.check_strength(password),
+    ):
+        try:
+            check()
+        except Invalid as exc:
+            errors.update(exc.errors)
+    user_role = None
+    try:
+        user_role = parse_choice(Role, role, "role")
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    email, name = clean_email(email), clean_name(name)
+    org = await organisation(organisation_id)
+    _check_role_fits(user_role, org["kind"])
+    password_hash = passwords.hash_password(password)
+    async with write_tx():
+        if await User.exists().where(User.email == email):
+            raise Invalid({"email": "another user already has this email address"})
+        rows = await User.insert(
+            User(
+                email=email,
+                name=name,
+                organisation=org["id"],
+                role=user_role,
+                password_hash=password_hash,
+                active=True,
+                created_at=clock.now(),
+            )
+        ).returning(User.id)
+    return await user(rows[0]["id"])
+
+
+async def user(user_id: int) -> dict[str, Any]:
+    row = await User.select(*USER_COLUMNS).where(User.id == user_id).first()
+    if row is None:
+        raise NotFound("No such user")
+    return row
+
+
+async def list_users(organisation_id: int | None = None) -> list[dict[str, Any]]:
+    query = User.select(*USER_COLUMNS).order_by(User.organisation.name).order_by(User.name)
+    if organisation_id is not None:
+        query = query.where(User.organisation == organisation_id)
+    return await query
+
+
+async def update_user(user_id: int, *, name: str, role: str, active: bool) -> dict[str, Any]:
+    name = clean_name(name)
+    user_role = parse_choice(Role, role, "role")
+    current = await user(user_id)
+    _check_role_fits(user_role, current["organisation_kind"])
+    async with write_tx():
+        await User.update({User.name: name, User.role: user_role, User.active: active}).where(
+            User.id == user_id
+        )
+        if not active:
+            # a deactivated person is logged out everywhere at once
+            await UserSession.delete().where(UserSession.user == user_id)
+    return await user(user_id)
+
+
+async def set_password(user_id: int, password: str, field: str = "password") -> None:
+    passwords.check_strength(password, field)
+    async with write_tx():
+        updated = (
+            await User.update({User.password_hash: passwords.hash_password(password)})
+            .where(User.id == user_id)
+            .returning(User.id)
+        )
+        if not updated:
+            raise NotFound("No such user")
+        # a new password ends every other login of this person
+        await UserSession.delete().where(UserSession.user == user_id)
+
+
+async def change_own_password(user_id: int, current: str, new: str, confirm: str) -> None:
+    row = await User.select(User.password_hash).where(User.id == user_id).first()
+    if row is None or not passwords.verify(row["password_hash"], current):
+        raise Invalid({"current_password": "is not your current password"})
+    if new != confirm:
+        raise Invalid({"confirm_password": "does not match the new password"})
+    await set_password(user_id, new, field="new_password")

@@ -1,0 +1,119 @@
+"""Pages: log in, log out, profile (password and API tokens)."""
+
+from __future__ import annotations
+
+from litestar import Request, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from improve.access import Viewer
+from improve.accounts import login, people, sessions, tokens
+from improve.errors import Invalid
+from improve.settings import get_settings
+from improve.web.forms import form_dict, safe_next
+
+
+def _session_cookie(value: str, max_age: int) -> Cookie:
+    return Cookie(
+        key=sessions.COOKIE_NAME,
+        value=value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().secure_cookies,
+    )
+
+
+@get("/login", include_in_schema=False)
+async def login_form(request: Request, next: str = "") -> Template | Redirect:
+    if request.scope.get("user") is not None:
+        return Redirect(safe_next(next), status_code=303)
+    return Template(
+        "accounts/login.html",
+        context={"next": safe_next(next), "error": None, "email": "", "viewer": None},
+    )
+
+
+@post("/login", include_in_schema=False)
+async def login_submit(request: Request) -> Template | Redirect:
+    data = await form_dict(request)
+    email, target = str(data.get("email", "")), safe_next(str(data.get("next", "")))
+    try:
+        viewer = await login.authenticate(email, str(data.get("password", "")))
+    except login.LoginRefused as refused:
+        return Template(
+            "accounts/login.html",
+            context={"next": target, "error": str(refused), "email": email, "viewer": None},
+            status_code=400,
+        )
+    token = await sessions.start(viewer.user_id)
+    # end the session the browser had before, if any (no session fixation)
+    await sessions.end(request.cookies.get(sessions.COOKIE_NAME, ""))
+    max_age = get_settings().session_hours * 3600
+    return Redirect(target, status_code=303, cookies=[_session_cookie(token, max_age)])
+
+
+@post("/logout", include_in_schema=False)
+async def logout(request: Request) -> Redirect:
+    await sessions.end(request.cookies.get(sessions.COOKIE_NAME, ""))
+    return Redirect("/login", status_code=303, cookies=[_session_cookie("", 0)])
+
+
+async def _profile(viewer: Viewer, status: int = 200, **extra: object) -> Template:
+    context = {
+        "viewer": viewer,
+        "tokens": await tokens.list_for(viewer),
+        "new_token": None,
+        "errors": {},
+        "message": None,
+    }
+    context.update(extra)
+    return Template("accounts/profile.html", context=context, status_code=status)
+
+
+@get("/profile", include_in_schema=False)
+async def profile(viewer: Viewer) -> Template:
+    return await _profile(viewer)
+
+
+@post("/profile/password", include_in_schema=False)
+async def change_password(request: Request, viewer: Viewer) -> Template | Redirect:
+    data = await form_dict(request)
+    try:
+        await people.change_own_password(
+            viewer.user_id,
+            str(data.get("current_password", "")),
+            str(data.get("new_password", "")),
+            str(data.get("confirm_password", "")),
+        )
+    except Invalid as exc:
+        return await _profile(viewer, status=400, errors=exc.errors)
+    # every session ended with the old password; start a new one for this browser
+    token = await sessions.start(viewer.user_id)
+    max_age = get_settings().session_hours * 3600
+    return Redirect(
+        "/profile?changed=1", status_code=303, cookies=[_session_cookie(token, max_age)]
+    )
+
+
+@post("/profile/tokens", include_in_schema=False)
+async def create_token(request: Request, viewer: Viewer) -> Template:
+    data = await form_dict(request)
+    try:
+        _, plaintext = await tokens.create(viewer, str(data.get("name", "")))
+    except Invalid as exc:
+        return await _profile(
+            viewer, status=400, errors={"token_" + k: v for k, v in exc.errors.items()}
+        )
+    return await _profile(viewer, new_token=plaintext)
+
+
+@post("/profile/tokens/{token_id:int}/revoke", include_in_schema=False)
+async def revoke_token(viewer: Viewer, token_id: FromPath[int]) -> Redirect:
+    await tokens.revoke(viewer, token_id)
+    return Redirect("/profile", status_code=303)
+
+
+ROUTES = [login_form, login_submit, logout, profile, change_password, create_token, revoke_token]

@@ -1,0 +1,94 @@
+"""Browser sessions stored in the database, so several app instances share them.
+
+The cookie carries a random token; the table holds only its SHA-256, so a copy of
+the database does not let anyone log in. A session ends after IMPROVE_SESSION_HOURS
+without use; use extends it (written at most once per tenth of that period).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from improve import clock
+from improve.access import Viewer, viewer_from_row
+from improve.accounts.tables import UserSession
+from improve.settings import get_settings
+
+COOKIE_NAME = "improve_session"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _lifetime() -> timedelta:
+    return timedelta(hours=get_settings().session_hours)
+
+
+async def start(user_id: int) -> str:
+    """A new session for the user; returns the token for the cookie.
+
+    Always a fresh token: a session id planted before login is never promoted.
+    """
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    await UserSession.insert(
+        UserSession(
+            token_hash=token_hash(token), user=user_id, created_at=now, expires_at=now + _lifetime()
+        )
+    )
+    return token
+
+
+async def viewer_for(token: str) -> Viewer | None:
+    if not token:
+        return None
+    now = clock.now()
+    digest = token_hash(token)
+    row = (
+        await UserSession.select(
+            UserSession.id.as_alias("session_id"),
+            UserSession.expires_at,
+            UserSession.user.id.as_alias("id"),
+            UserSession.user.email.as_alias("email"),
+            UserSession.user.name.as_alias("name"),
+            UserSession.user.role.as_alias("role"),
+            UserSession.user.organisation.as_alias("organisation"),
+            UserSession.user.organisation.name.as_alias("organisation_name"),
+            UserSession.user.organisation.kind.as_alias("organisation_kind"),
+        )
+        .where(
+            (UserSession.token_hash == digest)
+            & (UserSession.expires_at > now)
+            & (UserSession.user.active == True)  # noqa: E712  (Piccolo builds SQL from ==)
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    lifetime = _lifetime()
+    if row["expires_at"] - now < lifetime - lifetime / 10:
+        await UserSession.update({UserSession.expires_at: now + lifetime}).where(
+            UserSession.id == row["session_id"]
+        )
+    return viewer_from_row(row)
+
+
+async def end(token: str) -> None:
+    if token:
+        await UserSession.delete().where(UserSession.token_hash == token_hash(token))
+
+
+async def purge_expired() -> int:
+    gone = (
+        await UserSession.delete()
+        .where(UserSession.expires_at <= clock.now())
+        .returning(UserSession.id)
+    )
+    return len(gone)
+
+
+async def count_for(user_id: int) -> int:
+    return await UserSession.count().where(UserSession.user == user_id)

@@ -1,0 +1,1 @@
+"""Administration pages: organisations, people, services and commissioner links."""

@@ -1,0 +1,139 @@
+"""JSON API v1. Bearer tokens only (no cookies, so no CSRF); thin over the domain."""
+
+from __future__ import annotations
+
+from litestar import Router, get, patch, post, put
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath, JSONBody
+
+from improve import access
+from improve.access import Viewer
+from improve.accounts import people
+from improve.api.schemas import (
+    Me,
+    OrganisationIn,
+    OrganisationOut,
+    ServiceAdmin,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+    UserIn,
+    UserOut,
+)
+from improve.errors import Invalid
+from improve.services import domain as services
+
+# Documented in the OpenAPI schema, so clients (and schemathesis) know every answer.
+ERRORS = [NotAuthorizedException, NotFoundException, ValidationException]
+ADMIN_ERRORS = [*ERRORS, PermissionDeniedException]
+
+
+@get("/me", summary="The user the token belongs to", raises=ERRORS)
+async def me(viewer: Viewer) -> Me:
+    return Me(
+        id=viewer.user_id,
+        email=viewer.email,
+        name=viewer.name,
+        role=viewer.role,
+        organisation_id=viewer.organisation_id,
+        organisation_name=viewer.organisation_name,
+        organisation_kind=viewer.organisation_kind,
+    )
+
+
+@get("/services", summary="Services in the caller's scope", raises=ERRORS)
+async def list_services(viewer: Viewer) -> list[ServiceOut]:
+    return [ServiceOut.of(row) for row in await services.list_for(viewer)]
+
+
+@get("/services/{service_id:int}", summary="One service", raises=ERRORS)
+async def get_service(viewer: Viewer, service_id: FromPath[int]) -> ServiceOut:
+    return ServiceOut.of(await services.detail(viewer, service_id))
+
+
+@patch("/services/{service_id:int}", summary="Change a service's details", raises=ADMIN_ERRORS)
+async def patch_service(
+    viewer: Viewer, service_id: FromPath[int], data: JSONBody[ServicePatch]
+) -> ServiceOut:
+    return ServiceOut.of(await services.update_details(viewer, service_id, data.changes()))
+
+
+@post("/services", summary="Create a service (administrators)", raises=ADMIN_ERRORS)
+async def create_service(viewer: Viewer, data: JSONBody[ServiceIn]) -> ServiceOut:
+    row = await services.create(viewer, {f: getattr(data, f) for f in data.__struct_fields__})
+    return ServiceOut.of(row)
+
+
+@put(
+    "/services/{service_id:int}/administration",
+    summary="Set a service's provider, manager and commissioners (administrators)",
+    raises=ADMIN_ERRORS,
+)
+async def administer_service(
+    viewer: Viewer, service_id: FromPath[int], data: JSONBody[ServiceAdmin]
+) -> ServiceOut:
+    row = await services.administer(
+        viewer,
+        service_id,
+        {"provider": data.provider, "manager": data.manager, "commissioners": data.commissioners},
+    )
+    return ServiceOut.of(row)
+
+
+@get("/organisations", summary="All organisations (administrators)", raises=ADMIN_ERRORS)
+async def list_organisations(viewer: Viewer) -> list[OrganisationOut]:
+    access.require_admin(viewer)
+    return [OrganisationOut(**row) for row in await people.list_organisations()]
+
+
+@post("/organisations", summary="Create an organisation (administrators)", raises=ADMIN_ERRORS)
+async def create_organisation(viewer: Viewer, data: JSONBody[OrganisationIn]) -> OrganisationOut:
+    access.require_admin(viewer)
+    return OrganisationOut(**await people.create_organisation(data.name, data.kind, data.slug))
+
+
+@get("/users", summary="All users (administrators)", raises=ADMIN_ERRORS)
+async def list_users(viewer: Viewer) -> list[UserOut]:
+    access.require_admin(viewer)
+    return [UserOut.of(row) for row in await people.list_users()]
+
+
+@post("/users", summary="Create a user (administrators)", raises=ADMIN_ERRORS)
+async def create_user(viewer: Viewer, data: JSONBody[UserIn]) -> UserOut:
+    access.require_admin(viewer)
+    try:
+        await people.organisation(data.organisation)
+    except Exception:
+        raise Invalid({"organisation": "no such organisation"}) from None
+    row = await people.create_user(
+        email=data.email,
+        name=data.name,
+        organisation_id=data.organisation,
+        role=data.role,
+        password=data.password,
+    )
+    return UserOut.of(row)
+
+
+router = Router(
+    path="/api/v1",
+    route_handlers=[
+        me,
+        list_services,
+        get_service,
+        patch_service,
+        create_service,
+        administer_service,
+        list_organisations,
+        create_organisation,
+        list_users,
+        create_user,
+    ],
+    security=[{"BearerToken": []}],
+    tags=["v1"],
+)

@@ -1,0 +1,130 @@
+"""Request and response bodies of the JSON API (msgspec Structs, documented in /schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from improve.accounts.tables import OrgKind, Role
+from improve.services.tables import ServiceType
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class Me(msgspec.Struct):
+    id: int
+    email: str
+    name: str
+    role: Role
+    organisation_id: int
+    organisation_name: str
+    organisation_kind: OrgKind
+
+
+class OrgRef(msgspec.Struct):
+    id: int
+    name: str
+
+
+class ServiceOut(msgspec.Struct):
+    id: int
+    name: str
+    service_type: ServiceType
+    local_authority: str
+    beds: int | None
+    provider: OrgRef
+    manager_id: int | None
+    manager_name: str | None
+    commissioners: list[OrgRef]
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ServiceOut:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            service_type=ServiceType(row["service_type"]),
+            local_authority=row["local_authority"],
+            beds=row["beds"],
+            provider=OrgRef(id=row["provider"], name=row["provider_name"]),
+            manager_id=row["manager"],
+            manager_name=row["manager_name"],
+            commissioners=[OrgRef(id=c["id"], name=c["name"]) for c in row["commissioners"]],
+        )
+
+
+class ServicePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    service_type: ServiceType | msgspec.UnsetType = msgspec.UNSET
+    local_authority: Annotated[str, Meta(max_length=120)] | msgspec.UnsetType = msgspec.UNSET
+    beds: Annotated[int, Meta(ge=0, le=2000)] | None | msgspec.UnsetType = msgspec.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            f: getattr(self, f)
+            for f in self.__struct_fields__
+            if getattr(self, f) is not msgspec.UNSET
+        }
+
+
+class ServiceIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    provider: int
+    service_type: ServiceType = ServiceType.CARE_HOME
+    local_authority: Annotated[str, Meta(max_length=120)] = ""
+    beds: Annotated[int, Meta(ge=0, le=2000)] | None = None
+    manager: int | None = None
+    commissioners: list[int] = []
+
+
+class ServiceAdmin(msgspec.Struct, forbid_unknown_fields=True):
+    provider: int
+    manager: int | None = None
+    commissioners: list[int] = []
+
+
+class OrganisationOut(msgspec.Struct):
+    id: int
+    name: str
+    slug: str
+    kind: OrgKind
+
+
+class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    kind: OrgKind
+    slug: Annotated[str, Meta(max_length=80)] = ""
+
+
+class UserOut(msgspec.Struct):
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    organisation_id: int
+    organisation_name: str
+    last_login_at: datetime | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> UserOut:
+        return cls(
+            id=row["id"],
+            email=row["email"],
+            name=row["name"],
+            role=Role(row["role"]),
+            active=row["active"],
+            organisation_id=row["organisation"],
+            organisation_name=row["organisation_name"],
+            last_login_at=row["last_login_at"],
+        )
+
+
+class UserIn(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(min_length=3, max_length=254)]
+    name: Name
+    organisation: int
+    role: Role
+    password: Annotated[str, Meta(min_length=1, max_length=1000)]

@@ -1,0 +1,100 @@
+"""The Litestar application: both faces (pages and /api/v1) over one domain."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from improve import __version__, db, health
+from improve.accounts import routes as account_routes
+from improve.admin.routes import router as admin_router
+from improve.api.routes import router as api_router
+from improve.paths import STATIC_DIR
+from improve.services import routes as service_routes
+from improve.settings import Settings, get_settings, use
+from improve.web import templating
+from improve.web.auth import AuthMiddleware, current_viewer
+from improve.web.errors import HANDLERS
+from improve.web.headers import add_security_headers
+
+CSRF_COOKIE = "improve_csrf"
+
+
+def _lifespan(settings: Settings):
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.prepare(settings.db_pool_size)
+        try:
+            yield
+        finally:
+            await db.release()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the app. Settings are checked first: a bad configuration never serves."""
+    settings = use((settings or get_settings()).check())
+    return Litestar(
+        route_handlers=[
+            *health.ROUTES,
+            *account_routes.ROUTES,
+            *service_routes.ROUTES,
+            admin_router,
+            api_router,
+            create_static_files_router(
+                path="/static",
+                directories=[STATIC_DIR],
+                name="static",
+                include_in_schema=False,
+                cache_control=None,
+            ),
+        ],
+        dependencies={"viewer": Provide(current_viewer, sync_to_thread=False)},
+        middleware=[AuthMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name=CSRF_COOKIE,
+            header_name="x-csrftoken",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+            # the API authenticates with Bearer tokens only, never cookies
+            exclude=[r"^/api/"],
+        ),
+        template_config=TemplateConfig(instance=templating.engine()),
+        exception_handlers=HANDLERS,
+        before_send=[add_security_headers],
+        lifespan=[_lifespan(settings)],
+        openapi_config=OpenAPIConfig(
+            title="improve API",
+            version=__version__,
+            description="Cases, plans and progress of care services recovering from an "
+            "Inadequate CQC rating. Authenticate with a personal API token from your "
+            "profile page: `Authorization: Bearer imp_...`.",
+            path="/schema",
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
+            ),
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            log_exceptions="debug",
+        ),
+        debug=False,
+    )
+
+
+def app_factory() -> Litestar:
+    """For uvicorn --factory (several workers each build their own app)."""
+    logging.captureWarnings(True)
+    return create_app()

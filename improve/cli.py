@@ -1,0 +1,157 @@
+"""The `improve` command: serve, migrate, user create, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from improve import settings as settings_module
+from improve.settings import SettingsError
+
+
+def _serve(host: str, port: int, workers: int, app: object | None = None) -> None:
+    import uvicorn
+
+    if app is not None:  # demo: one process with settings already chosen
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+        return
+    # Each worker builds its own app from the environment (and its own DB pool).
+    uvicorn.run(
+        "improve.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings_module.get_settings().check()  # a bad configuration stops here, in one line
+    _serve(args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from improve import db
+
+    asyncio.run(db.migrate())
+    print("Migrations applied.")
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from improve import db
+    from improve.accounts import people
+    from improve.errors import Invalid
+
+    password = settings_module.cli_password()
+    if not password:
+        if not sys.stdin.isatty():
+            print(
+                "Set IMPROVE_USER_PASSWORD (or IMPROVE_USER_PASSWORD_FILE) when not "
+                "running interactively.",
+                file=sys.stderr,
+            )
+            return 2
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password again: "):
+            print("The passwords do not match.", file=sys.stderr)
+            return 2
+
+    async def create() -> dict:
+        await db.prepare(1)
+        try:
+            org = await people.organisation_by_ref(args.org)
+            return await people.create_user(
+                email=args.email,
+                name=args.name or args.email,
+                organisation_id=org["id"],
+                role=args.role,
+                password=password,
+            )
+        finally:
+            await db.release()
+
+    try:
+        user = asyncio.run(create())
+    except Invalid as exc:
+        for field, message in exc.errors.items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 2
+    print(f"Created {user['email']} ({user['role']}) in {user['organisation_name']}.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from improve import demo
+
+    settings = demo.demo_settings(args.port)
+    settings_module.use(settings)
+    logins = asyncio.run(demo.prepare())
+    print(f"\nDemo logins (password for all: {demo.DEMO_PASSWORD})")
+    for role, email in logins:
+        print(f"  {role:<22} {email}")
+    url = f"http://{args.host}:{args.port}/"
+    print(f"\nThe demo is at {url}  (database: {settings.sqlite_path}; Ctrl+C stops it)\n")
+    if args.no_serve:
+        return 0
+    from improve.app import create_app
+
+    _serve(args.host, args.port, 1, app=create_app(settings))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="improve", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the web app and API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations (once, before serving)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    create = user_sub.add_parser(
+        "create", help="create a user (asks for the password, or reads IMPROVE_USER_PASSWORD)"
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--org", required=True, help="organisation short name, name or id")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "quality_lead", "registered_manager", "commissioner"],
+    )
+    create.add_argument("--name", default="", help="full name (defaults to the email)")
+    create.set_defaults(func=cmd_user_create)
+
+    demo = sub.add_parser("demo", help="create a demo database with sample data and serve it")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="prepare the data and stop")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"improve: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Domain errors. Both faces (pages and API) turn them into clear answers."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_code = 400
+
+
+class Invalid(DomainError):
+    """Bad input: which field, and what is wrong with it."""
+
+    status_code = 422
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+class NotFound(DomainError):
+    """Missing, or outside the viewer's scope: the two look the same on purpose."""
+
+    status_code = 404
+
+    def __init__(self, what: str = "Not found") -> None:
+        super().__init__(what)
+
+
+class Forbidden(DomainError):
+    """Visible to the viewer but not theirs to change."""
+
+    status_code = 403
+
+    def __init__(self, why: str = "You cannot change this") -> None:
+        super().__init__(why)
+
+
+class Conflict(DomainError):
+    status_code = 409

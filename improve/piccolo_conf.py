@@ -1,0 +1,19 @@
+"""Piccolo's configuration: the engine and the apps whose migrations run.
+
+Found by Piccolo through PICCOLO_CONF=improve.piccolo_conf (set in improve/__init__).
+It must not import the Litestar app (circular import).
+"""
+
+from piccolo.conf.apps import AppRegistry
+
+from improve.db import make_engine
+from improve.settings import get_settings
+
+DB = make_engine(get_settings())
+
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "improve.accounts.piccolo_app",
+        "improve.services.piccolo_app",
+    ]
+)

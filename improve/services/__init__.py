@@ -1,0 +1,1 @@
+"""Care services (locations) and which commissioners they are linked to."""

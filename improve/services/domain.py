@@ -1,0 +1,222 @@
+"""Services: listing within the viewer's scope, details, and changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from improve import access, clock
+from improve.access import Viewer
+from improve.accounts.people import clean_name, parse_choice
+from improve.accounts.tables import Organisation, OrgKind, Role, User
+from improve.db import write_tx
+from improve.errors import Invalid, NotFound
+from improve.services.tables import SERVICE_TYPE_LABELS, Commissioning, Service, ServiceType
+
+SERVICE_COLUMNS = (
+    Service.id,
+    Service.name,
+    Service.service_type,
+    Service.local_authority,
+    Service.beds,
+    Service.provider,
+    Service.provider.name.as_alias("provider_name"),
+    Service.manager,
+    Service.manager.name.as_alias("manager_name"),
+)
+
+
+def type_label(value: str) -> str:
+    return SERVICE_TYPE_LABELS.get(ServiceType(value), value)
+
+
+async def _attach_commissioners(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adds each service's commissioners with one query for all rows (no N+1)."""
+    ids = [r["id"] for r in rows]
+    links = []
+    if ids:
+        links = (
+            await Commissioning.select(
+                Commissioning.service,
+                Commissioning.commissioner.as_alias("id"),
+                Commissioning.commissioner.name.as_alias("name"),
+            )
+            .where(Commissioning.service.is_in(ids))
+            .order_by(Commissioning.commissioner.name)
+        )
+    by_service: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for link in links:
+        by_service[link["service"]].append({"id": link["id"], "name": link["name"]})
+    for row in rows:
+        row["commissioners"] = by_service[row["id"]]
+        row["service_type_label"] = type_label(row["service_type"])
+    return rows
+
+
+async def list_for(viewer: Viewer) -> list[dict[str, Any]]:
+    rows = await access.services(viewer, *SERVICE_COLUMNS).order_by(Service.name)
+    return await _attach_commissioners(rows)
+
+
+async def detail(viewer: Viewer, service_id: int) -> dict[str, Any]:
+    row = await access.service_or_404(viewer, service_id, *SERVICE_COLUMNS)
+    return (await _attach_commissioners([row]))[0]
+
+
+def _clean_details(data: dict[str, Any]) -> dict[str, Any]:
+    """Validates the fields people edit; collects every problem before answering."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    if "name" in data:
+        try:
+            out["name"] = clean_name(str(data["name"] or ""))
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if "service_type" in data:
+        try:
+            out["service_type"] = parse_choice(ServiceType, data["service_type"], "service_type")
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if "local_authority" in data:
+        value = " ".join(str(data["local_authority"] or "").split())
+        if len(value) > 120:
+            errors["local_authority"] = "must be at most 120 characters"
+        out["local_authority"] = value
+    if "beds" in data:
+        raw = data["beds"]
+        if raw in (None, ""):
+            out["beds"] = None
+        else:
+            try:
+                beds = int(raw)
+            except (TypeError, ValueError):
+                errors["beds"] = "must be a whole number"
+            else:
+                if not 0 <= beds <= 2000:
+                    errors["beds"] = "must be between 0 and 2000"
+                out["beds"] = beds
+    if errors:
+        raise Invalid(errors)
+    service_type = out.get("service_type")
+    if service_type in (ServiceType.HOME_CARE, ServiceType.SUPPORTED_LIVING) and out.get("beds"):
+        raise Invalid({"beds": "only care homes have beds"})
+    return out
+
+
+async def update_details(viewer: Viewer, service_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Changes name, type, local authority and beds. Managers, quality leads, admins."""
+    await access.editable_service(viewer, service_id, Service.id)
+    changes = _clean_details(data)
+    if changes:
+        await Service.update({getattr(Service, k): v for k, v in changes.items()}).where(
+            Service.id == service_id
+        )
+    return await detail(viewer, service_id)
+
+
+async def _check_provider(provider_id: Any) -> int:
+    try:
+        provider_id = int(provider_id)
+    except (TypeError, ValueError):
+        raise Invalid({"provider": "choose a provider"}) from None
+    org = await Organisation.select(Organisation.kind).where(Organisation.id == provider_id).first()
+    if org is None or org["kind"] != OrgKind.PROVIDER:
+        raise Invalid({"provider": "must be a provider organisation"})
+    return provider_id
+
+
+async def _check_manager(manager_id: Any, provider_id: int) -> int | None:
+    if manager_id in (None, "", 0, "0"):
+        return None
+    try:
+        manager_id = int(manager_id)
+    except (TypeError, ValueError):
+        raise Invalid({"manager": "choose a registered manager"}) from None
+    user = await User.select(User.role, User.organisation).where(User.id == manager_id).first()
+    if user is None or user["role"] != Role.REGISTERED_MANAGER:
+        raise Invalid({"manager": "must be a registered manager"})
+    if user["organisation"] != provider_id:
+        raise Invalid({"manager": "must work for the service's provider"})
+    return manager_id
+
+
+async def _check_commissioners(ids: list[Any]) -> list[int]:
+    try:
+        wanted = sorted({int(i) for i in ids if str(i).strip()})
+    except (TypeError, ValueError):
+        raise Invalid({"commissioners": "must be organisation ids"}) from None
+    if not wanted:
+        return []
+    found = await Organisation.select(Organisation.id).where(
+        Organisation.id.is_in(wanted) & (Organisation.kind == OrgKind.COMMISSIONER)
+    )
+    if len(found) != len(wanted):
+        raise Invalid({"commissioners": "every one must be a commissioner organisation"})
+    return wanted
+
+
+async def create(viewer: Viewer, data: dict[str, Any]) -> dict[str, Any]:
+    """A new service (administrators)."""
+    access.require_admin(viewer)
+    details = _clean_details({"name": data.get("name"), **_optional(data)})
+    provider_id = await _check_provider(data.get("provider"))
+    manager_id = await _check_manager(data.get("manager"), provider_id)
+    commissioner_ids = await _check_commissioners(list(data.get("commissioners") or []))
+    async with write_tx():
+        rows = await Service.insert(
+            Service(provider=provider_id, manager=manager_id, created_at=clock.now(), **details)
+        ).returning(Service.id)
+        service_id = rows[0]["id"]
+        await _replace_links(service_id, commissioner_ids)
+    return await detail(viewer, service_id)
+
+
+def _optional(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: data[k] for k in ("service_type", "local_authority", "beds") if k in data}
+
+
+async def _replace_links(service_id: int, commissioner_ids: list[int]) -> None:
+    await Commissioning.delete().where(Commissioning.service == service_id)
+    if commissioner_ids:
+        await Commissioning.insert(
+            *[Commissioning(service=service_id, commissioner=c) for c in commissioner_ids]
+        )
+
+
+async def administer(viewer: Viewer, service_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Details, provider, manager and commissioner links in one transaction (admins)."""
+    access.require_admin(viewer)
+    current = await Service.select(Service.provider).where(Service.id == service_id).first()
+    if current is None:
+        raise NotFound("No such service")
+    details = _clean_details({k: data[k] for k in ("name",) if k in data} | _optional(data))
+    provider_id = await _check_provider(data.get("provider", current["provider"]))
+    manager_id = await _check_manager(data.get("manager"), provider_id)
+    commissioner_ids = await _check_commissioners(list(data.get("commissioners") or []))
+    changes = {getattr(Service, k): v for k, v in details.items()}
+    changes[Service.provider] = provider_id
+    changes[Service.manager] = manager_id
+    async with write_tx():
+        await Service.update(changes).where(Service.id == service_id)
+        await _replace_links(service_id, commissioner_ids)
+    return await detail(viewer, service_id)
+
+
+async def managers_by_provider() -> dict[int, list[dict[str, Any]]]:
+    rows = (
+        await User.select(User.id, User.name, User.organisation)
+        .where(
+            (User.role == Role.REGISTERED_MANAGER) & (User.active == True)  # noqa: E712
+        )
+        .order_by(User.name)
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["organisation"], []).append(row)
+    return out
+
+
+async def count_by_provider() -> dict[int, int]:
+    rows = await Service.select(Service.provider, Count(alias="n")).group_by(Service.provider)
+    return {row["provider"]: row["n"] for row in rows}

@@ -1,0 +1,13 @@
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from improve.services.tables import Commissioning, Service
+
+APP_CONFIG = AppConfig(
+    app_name="services",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[Service, Commissioning],
+    migration_dependencies=["improve.accounts.piccolo_app"],
+    commands=[],
+)

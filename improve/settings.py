@@ -1,0 +1,238 @@
+"""The service's settings: the only module that reads the environment.
+
+Every variable is declared once in ``VARIABLES`` with its default and meaning; the
+README's configuration table lists the same names (a test keeps the two in step).
+Any variable can instead be given as ``<NAME>_FILE``: a path whose contents are the
+value, so secrets can come from Docker or Kubernetes secret files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+Mode = Literal["production", "dev", "demo"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong. The message is one line saying what to set."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    doc: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "IMPROVE_MODE",
+        "production",
+        "`production`, `dev` or `demo`. Outside production a missing secret key is tolerated.",
+    ),
+    Variable(
+        "IMPROVE_DATABASE_URL",
+        "sqlite:///var/improve.sqlite",
+        "`sqlite:///relative/path.sqlite`, `sqlite:////absolute/path.sqlite` "
+        "or `postgresql://user:password@host:5432/dbname`.",
+    ),
+    Variable(
+        "IMPROVE_SECRET_KEY",
+        "",
+        "Signs CSRF tokens. Required in production: at least 32 characters, not a placeholder.",
+    ),
+    Variable(
+        "IMPROVE_BASE_URL",
+        "http://127.0.0.1:8000",
+        "Public address, used in links in emails; `https://` makes cookies Secure.",
+    ),
+    Variable("IMPROVE_TIMEZONE", "Europe/London", "Time zone for dates shown and for schedules."),
+    Variable("IMPROVE_LOG_LEVEL", "INFO", "Python logging level."),
+    Variable("IMPROVE_SESSION_HOURS", "12", "A login lasts this long without activity."),
+    Variable(
+        "IMPROVE_LOGIN_FREE_ATTEMPTS",
+        "5",
+        "Failed logins allowed for an email before it is locked out for a while.",
+    ),
+    Variable("IMPROVE_DB_POOL_SIZE", "10", "PostgreSQL connections per app instance."),
+    Variable("IMPROVE_SMTP_HOST", "", "SMTP server for email; empty means email is not sent."),
+    Variable("IMPROVE_SMTP_PORT", "587", "SMTP port."),
+    Variable("IMPROVE_SMTP_SECURITY", "starttls", "`starttls`, `tls` or `none`."),
+    Variable("IMPROVE_SMTP_USERNAME", "", "SMTP login name (empty: no login)."),
+    Variable("IMPROVE_SMTP_PASSWORD", "", "SMTP password."),
+    Variable("IMPROVE_MAIL_FROM", "improve@localhost", "From address of emails."),
+    Variable(
+        "IMPROVE_USER_PASSWORD",
+        "",
+        "Password for `improve user create` in scripts (otherwise it asks).",
+    ),
+)
+
+_DEFAULTS = {v.name: v.default for v in VARIABLES}
+
+# Placeholders people paste from examples; never accepted as a production key.
+_WEAK_KEYS = {"changeme", "change-me", "secret", "password", "development", "insecure", "test"}
+MIN_KEY_LENGTH = 32
+
+
+def _read(name: str, environ: dict[str, str]) -> str:
+    """The value of ``name``, from ``name_FILE`` when that is set."""
+    if name not in _DEFAULTS:
+        raise KeyError(f"{name} is not declared in improve.settings.VARIABLES")
+    file_path = environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE: cannot read {file_path} ({exc.strerror})") from exc
+    return environ.get(name, _DEFAULTS[name])
+
+
+def _int(name: str, environ: dict[str, str], minimum: int = 0) -> int:
+    raw = _read(name, environ)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _choice(name: str, environ: dict[str, str], allowed: tuple[str, ...]) -> str:
+    value = _read(name, environ).strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = "production"
+    database_url: str = _DEFAULTS["IMPROVE_DATABASE_URL"]
+    secret_key: str = ""
+    base_url: str = _DEFAULTS["IMPROVE_BASE_URL"]
+    timezone: str = "Europe/London"
+    log_level: str = "INFO"
+    session_hours: int = 12
+    login_free_attempts: int = 5
+    db_pool_size: int = 10
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    mail_from: str = "improve@localhost"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """SQLAlchemy's convention: three slashes relative, four absolute."""
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    def check(self) -> Settings:
+        """Refuse settings the service must not start with; returns self."""
+        if not (self.is_sqlite or self.database_url.startswith(("postgresql://", "postgres://"))):
+            raise SettingsError("IMPROVE_DATABASE_URL must start with sqlite:/// or postgresql://")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"IMPROVE_TIMEZONE: unknown time zone {self.timezone!r}") from None
+        if not self.base_url.startswith(("http://", "https://")):
+            raise SettingsError("IMPROVE_BASE_URL must start with http:// or https://")
+        if self.mode == "production":
+            problem = key_weakness(self.secret_key)
+            if problem:
+                raise SettingsError(
+                    f"IMPROVE_SECRET_KEY {problem}: set it to a random string of at least "
+                    f'{MIN_KEY_LENGTH} characters (python -c "import secrets; '
+                    'print(secrets.token_urlsafe(48))"), or set IMPROVE_MODE=dev for local use'
+                )
+        return self
+
+
+def key_weakness(key: str) -> str | None:
+    if not key:
+        return "is not set"
+    if key.strip().lower() in _WEAK_KEYS:
+        return "is a placeholder"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"is too short ({len(key)} characters)"
+    if len(set(key)) < 10:
+        return "is too repetitive"
+    return None
+
+
+def from_environ(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    mode = _choice("IMPROVE_MODE", env, ("production", "dev", "demo"))
+    key = _read("IMPROVE_SECRET_KEY", env)
+    if not key and mode != "production":
+        # dev and demo run without configuration; this key lives only as long as the process
+        key = secrets.token_urlsafe(48)
+    return Settings(
+        mode=mode,  # type: ignore[arg-type]
+        database_url=_read("IMPROVE_DATABASE_URL", env),
+        secret_key=key,
+        base_url=_read("IMPROVE_BASE_URL", env).rstrip("/"),
+        timezone=_read("IMPROVE_TIMEZONE", env),
+        log_level=_read("IMPROVE_LOG_LEVEL", env).upper(),
+        session_hours=_int("IMPROVE_SESSION_HOURS", env, minimum=1),
+        login_free_attempts=_int("IMPROVE_LOGIN_FREE_ATTEMPTS", env, minimum=1),
+        db_pool_size=_int("IMPROVE_DB_POOL_SIZE", env, minimum=1),
+        smtp_host=_read("IMPROVE_SMTP_HOST", env),
+        smtp_port=_int("IMPROVE_SMTP_PORT", env, minimum=1),
+        smtp_security=_choice("IMPROVE_SMTP_SECURITY", env, ("starttls", "tls", "none")),  # type: ignore[arg-type]
+        smtp_username=_read("IMPROVE_SMTP_USERNAME", env),
+        smtp_password=_read("IMPROVE_SMTP_PASSWORD", env),
+        mail_from=_read("IMPROVE_MAIL_FROM", env),
+    )
+
+
+def cli_password() -> str:
+    """The password ``improve user create`` takes from the environment ('' if unset)."""
+    return _read("IMPROVE_USER_PASSWORD", dict(os.environ))
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    global _current
+    if _current is None:
+        _current = from_environ()
+    return _current
+
+
+def use(settings: Settings) -> Settings:
+    """Make ``settings`` the process's settings (the demo command and tests use this)."""
+    global _current
+    _current = settings
+    return settings
+
+
+def override(**changes: object) -> Settings:
+    return use(replace(get_settings(), **changes))
+
+
+def point_piccolo_here() -> None:
+    """Piccolo finds its engine through the PICCOLO_CONF module name; ours is fixed."""
+    os.environ.setdefault("PICCOLO_CONF", "improve.piccolo_conf")

@@ -1,0 +1,1 @@
+"""What the two faces (pages and JSON API) share: auth, errors, templates, headers."""

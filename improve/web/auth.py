@@ -1,0 +1,50 @@
+"""Who is asking: a session cookie for pages, a Bearer token for the JSON API.
+
+The two never mix: the API ignores cookies (so it needs no CSRF token), and pages
+ignore Authorization headers.
+"""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from improve.access import Viewer
+from improve.accounts import sessions, tokens
+
+API_PREFIX = "/api/"
+
+
+def is_api(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+class AuthMiddleware(ASGIMiddleware):
+    exclude_path_pattern = ("^/static/", "^/healthz$", "^/readyz$")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        connection = ASGIConnection(scope)
+        viewer: Viewer | None = None
+        if is_api(scope["path"]):
+            auth = connection.headers.get("authorization", "")
+            scheme, _, credential = auth.partition(" ")
+            if scheme.lower() == "bearer" and credential.strip():
+                viewer = await tokens.viewer_for(credential.strip())
+        else:
+            viewer = await sessions.viewer_for(connection.cookies.get(sessions.COOKIE_NAME, ""))
+        scope["user"] = viewer
+        await next_app(scope, receive, send)
+
+
+def current_viewer(scope: Scope) -> Viewer:
+    """The logged-in viewer; anonymous requests get 401 (pages redirect to login)."""
+    viewer = scope.get("user")
+    if viewer is None:
+        raise NotAuthorizedException(
+            "A valid API token is required (Authorization: Bearer)"
+            if is_api(scope["path"])
+            else "Log in first"
+        )
+    return viewer

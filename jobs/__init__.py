@@ -1,0 +1,1 @@
+"""Scheduled jobs (reminders, digests). Registered in code; see the reminders issue."""

@@ -87,6 +87,28 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_create(args: argparse.Namespace) -> int:
+    from improve import db
+    from improve.accounts import people
+    from improve.errors import Invalid
+
+    async def create() -> dict:
+        await db.prepare(1)
+        try:
+            return await people.create_organisation(args.name, args.kind, args.slug)
+        finally:
+            await db.release()
+
+    try:
+        org = asyncio.run(create())
+    except Invalid as exc:
+        for field, message in exc.errors.items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 2
+    print(f"Created {org['kind']} organisation {org['name']} (short name {org['slug']}).")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from improve import demo
 
@@ -133,6 +155,16 @@ def parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--name", default="", help="full name (defaults to the email)")
     create.set_defaults(func=cmd_user_create)
+
+    org = sub.add_parser("org", help="manage organisations")
+    org_sub = org.add_subparsers(dest="org_command", required=True)
+    org_create = org_sub.add_parser("create", help="create an organisation")
+    org_create.add_argument("--name", required=True)
+    org_create.add_argument(
+        "--kind", required=True, choices=["operator", "provider", "commissioner"]
+    )
+    org_create.add_argument("--slug", default="", help="short name (made from the name)")
+    org_create.set_defaults(func=cmd_org_create)
 
     demo = sub.add_parser("demo", help="create a demo database with sample data and serve it")
     demo.add_argument("--host", default="127.0.0.1")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from improve.access import Viewer
 from improve.accounts import login, people, sessions, tokens
 from improve.errors import Invalid
 from improve.settings import get_settings
+from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict, safe_next
 
 
@@ -27,7 +27,7 @@ def _session_cookie(value: str, max_age: int) -> Cookie:
 
 
 @get("/login", include_in_schema=False)
-async def login_form(request: Request, next: str = "") -> Template | Redirect:
+async def login_form(request: Request, next: FromQuery[str] = "") -> Template | Redirect:
     if request.scope.get("user") is not None:
         return Redirect(safe_next(next), status_code=303)
     return Template(
@@ -61,7 +61,7 @@ async def logout(request: Request) -> Redirect:
     return Redirect("/login", status_code=303, cookies=[_session_cookie("", 0)])
 
 
-async def _profile(viewer: Viewer, status: int = 200, **extra: object) -> Template:
+async def _profile(viewer: CurrentViewer, status: int = 200, **extra: object) -> Template:
     context = {
         "viewer": viewer,
         "tokens": await tokens.list_for(viewer),
@@ -74,12 +74,12 @@ async def _profile(viewer: Viewer, status: int = 200, **extra: object) -> Templa
 
 
 @get("/profile", include_in_schema=False)
-async def profile(viewer: Viewer) -> Template:
+async def profile(viewer: CurrentViewer) -> Template:
     return await _profile(viewer)
 
 
 @post("/profile/password", include_in_schema=False)
-async def change_password(request: Request, viewer: Viewer) -> Template | Redirect:
+async def change_password(request: Request, viewer: CurrentViewer) -> Template | Redirect:
     data = await form_dict(request)
     try:
         await people.change_own_password(
@@ -99,7 +99,7 @@ async def change_password(request: Request, viewer: Viewer) -> Template | Redire
 
 
 @post("/profile/tokens", include_in_schema=False)
-async def create_token(request: Request, viewer: Viewer) -> Template:
+async def create_token(request: Request, viewer: CurrentViewer) -> Template:
     data = await form_dict(request)
     try:
         _, plaintext = await tokens.create(viewer, str(data.get("name", "")))
@@ -111,7 +111,7 @@ async def create_token(request: Request, viewer: Viewer) -> Template:
 
 
 @post("/profile/tokens/{token_id:int}/revoke", include_in_schema=False)
-async def revoke_token(viewer: Viewer, token_id: FromPath[int]) -> Redirect:
+async def revoke_token(viewer: CurrentViewer, token_id: FromPath[int]) -> Redirect:
     await tokens.revoke(viewer, token_id)
     return Redirect("/profile", status_code=303)
 

@@ -11,12 +11,12 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from improve.access import Viewer
 from improve.accounts import people
 from improve.accounts.tables import OrgKind, Role
 from improve.errors import Invalid
 from improve.services import domain as services
 from improve.services.tables import SERVICE_TYPE_LABELS
+from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
 
 
@@ -28,12 +28,12 @@ def admins_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise PermissionDeniedException("Only administrators can open the admin pages")
 
 
-def _page(name: str, viewer: Viewer, status: int = 200, **context: Any) -> Template:
+def _page(name: str, viewer: CurrentViewer, status: int = 200, **context: Any) -> Template:
     return Template(f"admin/{name}.html", context={"viewer": viewer, **context}, status_code=status)
 
 
 @get("/")
-async def overview(viewer: Viewer) -> Template:
+async def overview(viewer: CurrentViewer) -> Template:
     orgs = await people.list_organisations()
     return _page(
         "overview",
@@ -47,7 +47,9 @@ async def overview(viewer: Viewer) -> Template:
 # --- organisations -----------------------------------------------------------
 
 
-async def _orgs_page(viewer: Viewer, values: dict, errors: dict, status: int = 200) -> Template:
+async def _orgs_page(
+    viewer: CurrentViewer, values: dict, errors: dict, status: int = 200
+) -> Template:
     return _page(
         "organisations",
         viewer,
@@ -60,12 +62,12 @@ async def _orgs_page(viewer: Viewer, values: dict, errors: dict, status: int = 2
 
 
 @get("/organisations")
-async def organisations(viewer: Viewer) -> Template:
+async def organisations(viewer: CurrentViewer) -> Template:
     return await _orgs_page(viewer, {"kind": OrgKind.PROVIDER}, {})
 
 
 @post("/organisations")
-async def create_organisation(request: Request, viewer: Viewer) -> Template | Redirect:
+async def create_organisation(request: Request, viewer: CurrentViewer) -> Template | Redirect:
     data = await form_dict(request)
     try:
         org = await people.create_organisation(
@@ -76,7 +78,9 @@ async def create_organisation(request: Request, viewer: Viewer) -> Template | Re
     return Redirect(f"/admin/organisations/{org['id']}", status_code=303)
 
 
-async def _org_page(viewer: Viewer, org_id: int, errors: dict, status: int = 200) -> Template:
+async def _org_page(
+    viewer: CurrentViewer, org_id: int, errors: dict, status: int = 200
+) -> Template:
     org = await people.organisation(org_id)
     return _page(
         "organisation",
@@ -89,13 +93,13 @@ async def _org_page(viewer: Viewer, org_id: int, errors: dict, status: int = 200
 
 
 @get("/organisations/{org_id:int}")
-async def organisation(viewer: Viewer, org_id: FromPath[int]) -> Template:
+async def organisation(viewer: CurrentViewer, org_id: FromPath[int]) -> Template:
     return await _org_page(viewer, org_id, {})
 
 
 @post("/organisations/{org_id:int}")
 async def rename_organisation(
-    request: Request, viewer: Viewer, org_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, org_id: FromPath[int]
 ) -> Template | Redirect:
     data = await form_dict(request)
     try:
@@ -108,7 +112,9 @@ async def rename_organisation(
 # --- users ---------------------------------------------------------------------
 
 
-async def _users_page(viewer: Viewer, values: dict, errors: dict, status: int = 200) -> Template:
+async def _users_page(
+    viewer: CurrentViewer, values: dict, errors: dict, status: int = 200
+) -> Template:
     return _page(
         "users",
         viewer,
@@ -122,12 +128,12 @@ async def _users_page(viewer: Viewer, values: dict, errors: dict, status: int = 
 
 
 @get("/users")
-async def users(viewer: Viewer) -> Template:
+async def users(viewer: CurrentViewer) -> Template:
     return await _users_page(viewer, {}, {})
 
 
 @post("/users")
-async def create_user(request: Request, viewer: Viewer) -> Template | Redirect:
+async def create_user(request: Request, viewer: CurrentViewer) -> Template | Redirect:
     data = await form_dict(request)
     try:
         org_id = int(data.get("organisation") or 0)
@@ -149,7 +155,9 @@ async def create_user(request: Request, viewer: Viewer) -> Template | Redirect:
     return Redirect(f"/admin/users/{user['id']}", status_code=303)
 
 
-async def _user_page(viewer: Viewer, user_id: int, errors: dict, status: int = 200, **extra: Any):
+async def _user_page(
+    viewer: CurrentViewer, user_id: int, errors: dict, status: int = 200, **extra: Any
+):
     return _page(
         "user",
         viewer,
@@ -162,13 +170,13 @@ async def _user_page(viewer: Viewer, user_id: int, errors: dict, status: int = 2
 
 
 @get("/users/{user_id:int}")
-async def user(viewer: Viewer, user_id: FromPath[int]) -> Template:
+async def user(viewer: CurrentViewer, user_id: FromPath[int]) -> Template:
     return await _user_page(viewer, user_id, {})
 
 
 @post("/users/{user_id:int}")
 async def update_user(
-    request: Request, viewer: Viewer, user_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, user_id: FromPath[int]
 ) -> Template | Redirect:
     data = await form_dict(request)
     if user_id == viewer.user_id and (data.get("active") != "on" or data.get("role") != Role.ADMIN):
@@ -188,7 +196,9 @@ async def update_user(
 
 
 @post("/users/{user_id:int}/password")
-async def reset_password(request: Request, viewer: Viewer, user_id: FromPath[int]) -> Template:
+async def reset_password(
+    request: Request, viewer: CurrentViewer, user_id: FromPath[int]
+) -> Template:
     data = await form_dict(request)
     try:
         await people.set_password(user_id, str(data.get("password", "")))
@@ -209,7 +219,7 @@ async def _service_form_context() -> dict[str, Any]:
     }
 
 
-async def _services_page(viewer: Viewer, values: dict, errors: dict, status: int = 200):
+async def _services_page(viewer: CurrentViewer, values: dict, errors: dict, status: int = 200):
     return _page(
         "services",
         viewer,
@@ -222,12 +232,12 @@ async def _services_page(viewer: Viewer, values: dict, errors: dict, status: int
 
 
 @get("/services")
-async def service_list(viewer: Viewer) -> Template:
+async def service_list(viewer: CurrentViewer) -> Template:
     return await _services_page(viewer, {"commissioners": []}, {})
 
 
 @post("/services")
-async def create_service(request: Request, viewer: Viewer) -> Template | Redirect:
+async def create_service(request: Request, viewer: CurrentViewer) -> Template | Redirect:
     data = await form_dict(request, "commissioners")
     try:
         service = await services.create(viewer, data)
@@ -237,7 +247,7 @@ async def create_service(request: Request, viewer: Viewer) -> Template | Redirec
 
 
 async def _service_page(
-    viewer: Viewer, service_id: int, values: dict | None, errors: dict, status: int = 200
+    viewer: CurrentViewer, service_id: int, values: dict | None, errors: dict, status: int = 200
 ) -> Template:
     service = await services.detail(viewer, service_id)
     if values is None:
@@ -254,13 +264,13 @@ async def _service_page(
 
 
 @get("/services/{service_id:int}")
-async def service(viewer: Viewer, service_id: FromPath[int]) -> Template:
+async def service(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
     return await _service_page(viewer, service_id, None, {})
 
 
 @post("/services/{service_id:int}")
 async def update_service(
-    request: Request, viewer: Viewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
 ) -> Template | Redirect:
     data = await form_dict(request, "commissioners")
     try:

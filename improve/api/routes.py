@@ -12,7 +12,6 @@ from litestar.exceptions import (
 from litestar.params import FromPath, JSONBody
 
 from improve import access
-from improve.access import Viewer
 from improve.accounts import people
 from improve.api.schemas import (
     Me,
@@ -27,6 +26,7 @@ from improve.api.schemas import (
 )
 from improve.errors import Invalid
 from improve.services import domain as services
+from improve.web.auth import CurrentViewer
 
 # Documented in the OpenAPI schema, so clients (and schemathesis) know every answer.
 ERRORS = [NotAuthorizedException, NotFoundException, ValidationException]
@@ -34,7 +34,7 @@ ADMIN_ERRORS = [*ERRORS, PermissionDeniedException]
 
 
 @get("/me", summary="The user the token belongs to", raises=ERRORS)
-async def me(viewer: Viewer) -> Me:
+async def me(viewer: CurrentViewer) -> Me:
     return Me(
         id=viewer.user_id,
         email=viewer.email,
@@ -47,24 +47,24 @@ async def me(viewer: Viewer) -> Me:
 
 
 @get("/services", summary="Services in the caller's scope", raises=ERRORS)
-async def list_services(viewer: Viewer) -> list[ServiceOut]:
+async def list_services(viewer: CurrentViewer) -> list[ServiceOut]:
     return [ServiceOut.of(row) for row in await services.list_for(viewer)]
 
 
 @get("/services/{service_id:int}", summary="One service", raises=ERRORS)
-async def get_service(viewer: Viewer, service_id: FromPath[int]) -> ServiceOut:
+async def get_service(viewer: CurrentViewer, service_id: FromPath[int]) -> ServiceOut:
     return ServiceOut.of(await services.detail(viewer, service_id))
 
 
 @patch("/services/{service_id:int}", summary="Change a service's details", raises=ADMIN_ERRORS)
 async def patch_service(
-    viewer: Viewer, service_id: FromPath[int], data: JSONBody[ServicePatch]
+    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[ServicePatch]
 ) -> ServiceOut:
     return ServiceOut.of(await services.update_details(viewer, service_id, data.changes()))
 
 
 @post("/services", summary="Create a service (administrators)", raises=ADMIN_ERRORS)
-async def create_service(viewer: Viewer, data: JSONBody[ServiceIn]) -> ServiceOut:
+async def create_service(viewer: CurrentViewer, data: JSONBody[ServiceIn]) -> ServiceOut:
     row = await services.create(viewer, {f: getattr(data, f) for f in data.__struct_fields__})
     return ServiceOut.of(row)
 
@@ -75,7 +75,7 @@ async def create_service(viewer: Viewer, data: JSONBody[ServiceIn]) -> ServiceOu
     raises=ADMIN_ERRORS,
 )
 async def administer_service(
-    viewer: Viewer, service_id: FromPath[int], data: JSONBody[ServiceAdmin]
+    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[ServiceAdmin]
 ) -> ServiceOut:
     row = await services.administer(
         viewer,
@@ -86,25 +86,27 @@ async def administer_service(
 
 
 @get("/organisations", summary="All organisations (administrators)", raises=ADMIN_ERRORS)
-async def list_organisations(viewer: Viewer) -> list[OrganisationOut]:
+async def list_organisations(viewer: CurrentViewer) -> list[OrganisationOut]:
     access.require_admin(viewer)
     return [OrganisationOut(**row) for row in await people.list_organisations()]
 
 
 @post("/organisations", summary="Create an organisation (administrators)", raises=ADMIN_ERRORS)
-async def create_organisation(viewer: Viewer, data: JSONBody[OrganisationIn]) -> OrganisationOut:
+async def create_organisation(
+    viewer: CurrentViewer, data: JSONBody[OrganisationIn]
+) -> OrganisationOut:
     access.require_admin(viewer)
     return OrganisationOut(**await people.create_organisation(data.name, data.kind, data.slug))
 
 
 @get("/users", summary="All users (administrators)", raises=ADMIN_ERRORS)
-async def list_users(viewer: Viewer) -> list[UserOut]:
+async def list_users(viewer: CurrentViewer) -> list[UserOut]:
     access.require_admin(viewer)
     return [UserOut.of(row) for row in await people.list_users()]
 
 
 @post("/users", summary="Create a user (administrators)", raises=ADMIN_ERRORS)
-async def create_user(viewer: Viewer, data: JSONBody[UserIn]) -> UserOut:
+async def create_user(viewer: CurrentViewer, data: JSONBody[UserIn]) -> UserOut:
     access.require_admin(viewer)
     try:
         await people.organisation(data.organisation)

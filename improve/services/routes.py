@@ -7,15 +7,15 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from improve import access
-from improve.access import Viewer
 from improve.errors import Invalid
 from improve.services import domain
 from improve.services.tables import SERVICE_TYPE_LABELS
+from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
 
 
 @get("/", include_in_schema=False)
-async def home(viewer: Viewer) -> Template:
+async def home(viewer: CurrentViewer) -> Template:
     return Template(
         "services/home.html",
         context={"viewer": viewer, "services": await domain.list_for(viewer)},
@@ -23,14 +23,14 @@ async def home(viewer: Viewer) -> Template:
 
 
 @get("/services/{service_id:int}", include_in_schema=False)
-async def service_page(viewer: Viewer, service_id: FromPath[int]) -> Template:
+async def service_page(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
     return Template(
         "services/service.html",
         context={"viewer": viewer, "service": await domain.detail(viewer, service_id)},
     )
 
 
-def _edit_page(viewer: Viewer, service: dict, values: dict, errors: dict, status: int = 200):
+def _edit_page(viewer: CurrentViewer, service: dict, values: dict, errors: dict, status: int = 200):
     return Template(
         "services/edit.html",
         context={
@@ -45,7 +45,7 @@ def _edit_page(viewer: Viewer, service: dict, values: dict, errors: dict, status
 
 
 @get("/services/{service_id:int}/edit", include_in_schema=False)
-async def edit_form(viewer: Viewer, service_id: FromPath[int]) -> Template:
+async def edit_form(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
 
     await access.editable_service(viewer, service_id)
     service = await domain.detail(viewer, service_id)
@@ -54,7 +54,7 @@ async def edit_form(viewer: Viewer, service_id: FromPath[int]) -> Template:
 
 @post("/services/{service_id:int}/edit", include_in_schema=False)
 async def edit_submit(
-    request: Request, viewer: Viewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
 ) -> Template | Redirect:
 
     await access.editable_service(viewer, service_id)

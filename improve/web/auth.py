@@ -7,6 +7,7 @@ ignore Authorization headers.
 from __future__ import annotations
 
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -15,6 +16,7 @@ from improve.access import Viewer
 from improve.accounts import sessions, tokens
 
 API_PREFIX = "/api/"
+ANONYMOUS_PREFIXES = ("/static/", "/healthz", "/readyz")
 
 
 def is_api(path: str) -> bool:
@@ -22,9 +24,12 @@ def is_api(path: str) -> bool:
 
 
 class AuthMiddleware(ASGIMiddleware):
-    exclude_path_pattern = ("^/static/", "^/healthz$", "^/readyz$")
-
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if scope["path"].startswith(ANONYMOUS_PREFIXES):
+            # static files and health checks never need to know who asks: no query
+            scope["user"] = None
+            await next_app(scope, receive, send)
+            return
         connection = ASGIConnection(scope)
         viewer: Viewer | None = None
         if is_api(scope["path"]):
@@ -48,3 +53,7 @@ def current_viewer(scope: Scope) -> Viewer:
             else "Log in first"
         )
     return viewer
+
+
+# The parameter type handlers declare to receive the logged-in viewer.
+CurrentViewer = NamedDependency[Viewer]

@@ -1,0 +1,156 @@
+"""Test set-up: a real database built by the committed migrations.
+
+SQLite by default (a fresh file per run). Set IMPROVE_TEST_DATABASE_URL to a
+PostgreSQL database to run the same suite there; its public schema is wiped first,
+so never point it at a database you care about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import secrets
+import tempfile
+
+import pytest
+
+_TMP = tempfile.mkdtemp(prefix="improve-test-")
+TEST_DATABASE_URL = os.environ.get("IMPROVE_TEST_DATABASE_URL") or f"sqlite:///{_TMP}/test.sqlite"
+TEST_SECRET = secrets.token_urlsafe(48)
+
+# Before anything imports improve: its settings and Piccolo's engine read these once.
+os.environ.update(
+    IMPROVE_DATABASE_URL=TEST_DATABASE_URL,
+    IMPROVE_MODE="dev",
+    IMPROVE_SECRET_KEY=TEST_SECRET,
+    IMPROVE_BASE_URL="http://testserver.local",
+)
+for _name in list(os.environ):
+    if _name.startswith("IMPROVE_SMTP") or _name == "IMPROVE_USER_PASSWORD":
+        del os.environ[_name]
+
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from improve import db  # noqa: E402
+from improve.access import Viewer  # noqa: E402
+from improve.accounts import people, sessions, tokens  # noqa: E402
+from improve.accounts.tables import OrgKind, Role  # noqa: E402
+from improve.app import create_app  # noqa: E402
+from improve.services import domain as services  # noqa: E402
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+async def _wipe_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database():
+    """The schema, built once per run by the committed migrations (never create_table)."""
+    if not TEST_DATABASE_URL.startswith("sqlite"):
+        await _wipe_postgres(TEST_DATABASE_URL)
+    await db.migrate()
+    yield TEST_DATABASE_URL
+
+
+@pytest.fixture
+def app():
+    return create_app()
+
+
+@pytest.fixture
+async def client(app):
+    async with AsyncTestClient(app, base_url="http://testserver.local") as c:
+        yield c
+
+
+def unique(text: str) -> str:
+    return f"{text} {next(_seq)}-{secrets.token_hex(2)}"
+
+
+class World:
+    """Factories for incidental rows: organisations, people, services."""
+
+    async def org(self, kind: OrgKind, name: str = "") -> dict:
+        return await people.create_organisation(unique(name or kind.value.title()), kind)
+
+    async def user(self, org: dict, role: Role, name: str = "") -> dict:
+        email = f"{role.value}.{next(_seq)}.{secrets.token_hex(3)}@example.org"
+        return await people.create_user(
+            email=email,
+            name=name or unique(role.value),
+            organisation_id=org["id"],
+            role=role,
+            password=PASSWORD,
+        )
+
+    async def admin(self) -> dict:
+        return await self.user(await self.org(OrgKind.OPERATOR, "Operator"), Role.ADMIN)
+
+    async def service(
+        self,
+        provider: dict,
+        manager: dict | None = None,
+        commissioners: tuple[dict, ...] = (),
+        name: str = "",
+    ) -> dict:
+        operator = Viewer(0, "", "", Role.ADMIN, 0, "", OrgKind.OPERATOR)
+        return await services.create(
+            operator,
+            {
+                "name": unique(name or "Home"),
+                "provider": provider["id"],
+                "manager": manager["id"] if manager else None,
+                "commissioners": [c["id"] for c in commissioners],
+            },
+        )
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def viewer_of(user: dict) -> Viewer:
+    return Viewer(
+        user["id"],
+        user["email"],
+        user["name"],
+        Role(user["role"]),
+        user["organisation"],
+        user["organisation_name"],
+        OrgKind(user["organisation_kind"]),
+    )
+
+
+async def log_in(client: AsyncTestClient, user: dict) -> None:
+    """A browser session for the user, as the login form would create it."""
+    token = await sessions.start(user["id"])
+    client.cookies.set(sessions.COOKIE_NAME, token, domain="testserver.local")
+
+
+async def csrf_token(client: AsyncTestClient) -> str:
+    page = await client.get("/login", follow_redirects=True)
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', page.text)
+    assert match, "every page carries a CSRF token"
+    return match.group(1)
+
+
+async def api_token(user: dict) -> str:
+    _, plaintext = await tokens.create(viewer_of(user), "tests")
+    return plaintext
+
+
+def run(coro):
+    """For synchronous tests (the browser suite) that need a domain call."""
+    return asyncio.run(coro)

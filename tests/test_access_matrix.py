@@ -1,0 +1,266 @@
+"""The access matrix: every route, every role, a service in scope and one out of scope.
+
+Out of scope answers 404 (existence is not revealed); in scope but read-only answers
+403; anonymous pages redirect to the login form and the anonymous API answers 401.
+Adding a route without listing it here fails `test_every_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from conftest import api_token, csrf_token, log_in
+from litestar.testing import AsyncTestClient
+
+from improve.accounts import tokens
+from improve.accounts.tables import OrgKind, Role
+
+PUBLIC = "public"  # anyone, logged in or not
+USER = "user"  # any logged-in person
+OWN = "own"  # a thing of the viewer's own (in scope) or of someone else's (out of scope)
+VIEW = "service:view"  # the service in scope: everyone may read it
+EDIT = "service:edit"  # the service in scope: commissioners read only (403)
+ADMIN = "admin"  # administrators only (403 for everyone else)
+
+ROLES = ["admin", "quality_lead", "registered_manager", "commissioner", "anonymous"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    method: str
+    path: str
+    rule: str
+    body: Any = None  # form fields (pages) or JSON (API); {placeholders} filled in
+
+
+MATRIX = [
+    Entry("GET", "/healthz", PUBLIC),
+    Entry("GET", "/readyz", PUBLIC),
+    Entry("GET", "/login", PUBLIC),
+    Entry("POST", "/login", PUBLIC, {"email": "nobody@example.org", "password": "wrong"}),
+    Entry("POST", "/logout", PUBLIC),
+    Entry("GET", "/static/{file_path:path}", PUBLIC),
+    Entry("GET", "/schema", PUBLIC),
+    Entry("GET", "/schema/openapi.json", PUBLIC),
+    Entry("GET", "/schema/openapi.yaml", PUBLIC),
+    Entry("GET", "/schema/openapi.yml", PUBLIC),
+    Entry("GET", "/schema/swagger", PUBLIC),
+    Entry("GET", "/schema/redoc", PUBLIC),
+    Entry("GET", "/schema/rapidoc", PUBLIC),
+    Entry("GET", "/schema/elements", PUBLIC),
+    Entry("GET", "/schema/oauth2-redirect.html", PUBLIC),
+    Entry("GET", "/schema/{path:str}", PUBLIC),
+    Entry("GET", "/", USER),
+    Entry("GET", "/profile", USER),
+    Entry(
+        "POST",
+        "/profile/password",
+        USER,
+        {"current_password": "wrong", "new_password": "x", "confirm_password": "y"},
+    ),
+    Entry("POST", "/profile/tokens", USER, {"name": "matrix"}),
+    Entry("POST", "/profile/tokens/{token_id:int}/revoke", OWN),
+    Entry("GET", "/services/{service_id:int}", VIEW),
+    Entry("GET", "/services/{service_id:int}/edit", EDIT),
+    Entry("POST", "/services/{service_id:int}/edit", EDIT, {"local_authority": "Devon"}),
+    Entry("GET", "/admin", ADMIN),
+    Entry("GET", "/admin/organisations", ADMIN),
+    Entry("POST", "/admin/organisations", ADMIN, {"name": "", "kind": "provider"}),
+    Entry("GET", "/admin/organisations/{org_id:int}", ADMIN),
+    Entry("POST", "/admin/organisations/{org_id:int}", ADMIN, {"name": "Renamed provider"}),
+    Entry("GET", "/admin/users", ADMIN),
+    Entry("POST", "/admin/users", ADMIN, {"email": "bad"}),
+    Entry("GET", "/admin/users/{user_id:int}", ADMIN),
+    Entry(
+        "POST",
+        "/admin/users/{user_id:int}",
+        ADMIN,
+        {"name": "Victim", "role": "registered_manager", "active": "on"},
+    ),
+    Entry("POST", "/admin/users/{user_id:int}/password", ADMIN, {"password": "short"}),
+    Entry("GET", "/admin/services", ADMIN),
+    Entry("POST", "/admin/services", ADMIN, {"name": ""}),
+    Entry("GET", "/admin/services/{service_id:int}", ADMIN),
+    Entry("POST", "/admin/services/{service_id:int}", ADMIN, {"name": ""}),
+    Entry("GET", "/api/v1/me", USER),
+    Entry("GET", "/api/v1/services", USER),
+    Entry("GET", "/api/v1/services/{service_id:int}", VIEW),
+    Entry("PATCH", "/api/v1/services/{service_id:int}", EDIT, {"local_authority": "Devon"}),
+    Entry("POST", "/api/v1/services", ADMIN, {"name": "Matrix home", "provider": "{provider_id}"}),
+    Entry(
+        "PUT",
+        "/api/v1/services/{service_id:int}/administration",
+        ADMIN,
+        {
+            "provider": "{provider_id}",
+            "manager": "{manager_id}",
+            "commissioners": ["{commissioner_org_id}"],
+        },
+    ),
+    Entry("GET", "/api/v1/organisations", ADMIN),
+    Entry("POST", "/api/v1/organisations", ADMIN, {"name": "Matrix org", "kind": "provider"}),
+    Entry("GET", "/api/v1/users", ADMIN),
+    Entry(
+        "POST",
+        "/api/v1/users",
+        ADMIN,
+        {
+            "email": "bad",
+            "name": "x",
+            "organisation": "{provider_id}",
+            "role": "commissioner",
+            "password": "x",
+        },
+    ),
+]
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:
+        for method in getattr(route, "methods", ()):
+            if method not in ("OPTIONS", "HEAD"):
+                found.add((method, route.path))
+    return found
+
+
+def test_every_route_is_in_the_matrix(app):
+    listed = {(e.method, e.path) for e in MATRIX}
+    missing = app_routes(app) - listed
+    assert missing == set(), f"add these routes to the access matrix: {sorted(missing)}"
+    assert listed - app_routes(app) == set(), "the matrix lists routes that no longer exist"
+
+
+@pytest.fixture
+async def scene(world):
+    """Provider A (quality lead, manager of home A), provider B (home B), commissioner C
+    linked to home A only, and an administrator."""
+    provider_a = await world.org(OrgKind.PROVIDER, "Provider A")
+    provider_b = await world.org(OrgKind.PROVIDER, "Provider B")
+    council = await world.org(OrgKind.COMMISSIONER, "Council C")
+    people = {
+        "admin": await world.admin(),
+        "quality_lead": await world.user(provider_a, Role.QUALITY_LEAD),
+        "registered_manager": await world.user(provider_a, Role.REGISTERED_MANAGER),
+        "commissioner": await world.user(council, Role.COMMISSIONER),
+    }
+    home_a = await world.service(provider_a, people["registered_manager"], (council,))
+    home_b = await world.service(provider_b, await world.user(provider_b, Role.REGISTERED_MANAGER))
+    victim = await world.user(provider_a, Role.REGISTERED_MANAGER, name="Victim")
+    return {
+        "people": people,
+        "home_a": home_a,
+        "home_b": home_b,
+        "provider_a": provider_a,
+        "council": council,
+        "victim": victim,
+    }
+
+
+def _fill(value: Any, ids: dict[str, Any]) -> Any:
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return ids[value[1:-1]]
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dict[str, Any]:
+    me = scene["people"].get(role)
+    ids: dict[str, Any] = {
+        "service_id": (scene["home_a"] if in_scope else scene["home_b"])["id"],
+        "org_id": scene["provider_a"]["id"],
+        "user_id": scene["victim"]["id"],
+        "provider_id": scene["provider_a"]["id"],
+        "manager_id": scene["people"]["registered_manager"]["id"],
+        "commissioner_org_id": scene["council"]["id"],
+        "file_path": "style.css",
+        "path": "openapi.json",
+    }
+    if role == "admin" and not in_scope:
+        # nothing is out of an administrator's scope: use ids that do not exist
+        ids.update(service_id=999_999, org_id=999_999, user_id=999_999)
+    owner = me if in_scope and me else scene["victim"]
+    from conftest import viewer_of
+
+    token, _ = await tokens.create(viewer_of(owner), "to revoke")
+    ids["token_id"] = token["id"]
+    return ids
+
+
+def _concrete(path: str, ids: dict[str, Any]) -> str:
+    for name, value in ids.items():
+        for kind in ("int", "path", "str"):
+            path = path.replace("{" + f"{name}:{kind}" + "}", str(value))
+    return path
+
+
+def expected(entry: Entry, role: str, in_scope: bool) -> str:
+    """'ok' (any answer but 401/403/404 and never 5xx), or the exact refusal."""
+    api = entry.path.startswith("/api/")
+    if entry.rule == PUBLIC:
+        return "ok"
+    if role == "anonymous":
+        return "401" if api else "login"
+    if entry.rule == USER:
+        return "ok"
+    if entry.rule == ADMIN:
+        if role != "admin":
+            return "403"
+        return "ok" if in_scope or "{" not in entry.path else "404"
+    if entry.rule == OWN:
+        return "ok" if in_scope else "404"
+    if not in_scope:
+        return "404"
+    if entry.rule == EDIT and role == "commissioner":
+        return "403"
+    return "ok"
+
+
+async def _request(
+    client: AsyncTestClient, entry: Entry, url: str, body: Any, bearer: str | None, csrf: str | None
+):
+    headers = {}
+    if entry.path.startswith("/api/"):
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        return await client.request(entry.method, url, json=body, headers=headers)
+    data = dict(body or {})
+    if entry.method != "GET" and csrf:
+        data["_csrf_token"] = csrf
+    return await client.request(
+        entry.method, url, data=data if entry.method != "GET" else None, follow_redirects=False
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_matrix(app, scene, role):
+    failures = []
+    for in_scope in (True, False):
+        for entry in MATRIX:
+            ids = await _path_ids(entry, role, in_scope, scene)
+            url = _concrete(entry.path, ids)
+            body = _fill(entry.body, ids)
+            # a fresh client per request: /logout or a password change ends a session
+            async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+                user = scene["people"].get(role)
+                bearer = None
+                if user:
+                    await log_in(client, user)
+                    bearer = await api_token(user)
+                csrf = await csrf_token(client)
+                response = await _request(client, entry, url, body, bearer, csrf)
+            want = expected(entry, role, in_scope)
+            status = response.status_code
+            ok = {
+                "ok": status < 500 and status not in (401, 403, 404),
+                "login": status == 303 and response.headers["location"].startswith("/login?next="),
+            }.get(want, str(status) == want)
+            if not ok:
+                scope = "in scope" if in_scope else "out of scope"
+                failures.append(f"{entry.method} {url} ({scope}): wanted {want}, got {status}")
+    assert failures == [], "\n".join(failures)

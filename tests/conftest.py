@@ -31,7 +31,7 @@ for _name in list(os.environ):
     if _name.startswith("IMPROVE_SMTP") or _name == "IMPROVE_USER_PASSWORD":
         del os.environ[_name]
 
-from litestar.testing import AsyncTestClient  # noqa: E402
+import httpx  # noqa: E402
 
 from improve import db  # noqa: E402
 from improve.access import Viewer  # noqa: E402
@@ -60,7 +60,12 @@ async def database():
     if not TEST_DATABASE_URL.startswith("sqlite"):
         await _wipe_postgres(TEST_DATABASE_URL)
     await db.migrate()
+    # What the app's lifespan does per process: WAL on SQLite, the pool on PostgreSQL.
+    # Done once here, in the tests' own event loop, which the app shares (see http_client);
+    # the lifespan itself runs in the browser suite's real server.
+    await db.prepare(pool_size=5)
     yield TEST_DATABASE_URL
+    await db.release()
 
 
 @pytest.fixture
@@ -68,9 +73,15 @@ def app():
     return create_app()
 
 
+def http_client(app, base_url: str = "http://testserver.local") -> httpx.AsyncClient:
+    """A client that calls the app in this event loop (Litestar's AsyncTestClient runs the
+    app in another thread's loop, where a PostgreSQL pool could not be shared with tests)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
 @pytest.fixture
 async def client(app):
-    async with AsyncTestClient(app, base_url="http://testserver.local") as c:
+    async with http_client(app) as c:
         yield c
 
 
@@ -133,13 +144,13 @@ def viewer_of(user: dict) -> Viewer:
     )
 
 
-async def log_in(client: AsyncTestClient, user: dict) -> None:
+async def log_in(client: httpx.AsyncClient, user: dict) -> None:
     """A browser session for the user, as the login form would create it."""
     token = await sessions.start(user["id"])
     client.cookies.set(sessions.COOKIE_NAME, token, domain="testserver.local")
 
 
-async def csrf_token(client: AsyncTestClient) -> str:
+async def csrf_token(client: httpx.AsyncClient) -> str:
     page = await client.get("/login", follow_redirects=True)
     match = re.search(r'"X-CSRFToken": "([^"]+)"', page.text)
     assert match, "every page carries a CSRF token"

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import api_token, csrf_token, log_in
-from litestar.testing import AsyncTestClient
+import httpx
+from conftest import api_token, csrf_token, http_client, log_in
 
 from improve.accounts import tokens
 from improve.accounts.tables import OrgKind, Role
@@ -222,7 +222,12 @@ def expected(entry: Entry, role: str, in_scope: bool) -> str:
 
 
 async def _request(
-    client: AsyncTestClient, entry: Entry, url: str, body: Any, bearer: str | None, csrf: str | None
+    client: httpx.AsyncClient,
+    entry: Entry,
+    url: str,
+    body: Any,
+    bearer: str | None,
+    csrf: str | None,
 ):
     headers = {}
     if entry.path.startswith("/api/"):
@@ -246,7 +251,7 @@ async def test_matrix(app, scene, role):
             url = _concrete(entry.path, ids)
             body = _fill(entry.body, ids)
             # a fresh client per request: /logout or a password change ends a session
-            async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+            async with http_client(app) as client:
                 user = scene["people"].get(role)
                 bearer = None
                 if user:

@@ -30,7 +30,7 @@ def lock_length(failures: int, free_attempts: int) -> timedelta:
     over = failures - free_attempts
     if over < 0:
         return timedelta(0)
-    return min(MAX_LOCK, timedelta(minutes=2**over))
+    return min(MAX_LOCK, timedelta(minutes=2 ** min(over, 10)))
 
 
 def _minutes(delta: timedelta) -> str:
@@ -65,7 +65,7 @@ async def authenticate(email: str, password: str) -> Viewer:
         .where(User.email == email)
         .first()
     )
-    ok = passwords.verify(row["password_hash"] if row else None, password)
+    ok = await passwords.verify_off_loop(row["password_hash"] if row else None, password)
     if not ok or not row["active"]:
         await _record_failure(email)
         raise LoginRefused("That email address and password do not match an active account.")
@@ -73,25 +73,28 @@ async def authenticate(email: str, password: str) -> Viewer:
         await LoginThrottle.delete().where(LoginThrottle.email == email)
         changes = {User.last_login_at: now}
         if passwords.needs_rehash(row["password_hash"]):
-            changes[User.password_hash] = passwords.hash_password(password)
+            changes[User.password_hash] = await passwords.hash_off_loop(password)
         await User.update(changes).where(User.id == row["id"])
     return viewer_from_row(row)
 
 
 async def _record_failure(email: str) -> None:
+    """Counts a failure atomically (two instances may record at the same moment)."""
     free = get_settings().login_free_attempts
     async with write_tx():
-        row = await LoginThrottle.select().where(LoginThrottle.email == email).first()
-        failures = (row["failures"] if row else 0) + 1
+        await LoginThrottle.insert(LoginThrottle(email=email, failures=0)).on_conflict(
+            target=LoginThrottle.email, action="DO NOTHING"
+        )
+        rows = (
+            await LoginThrottle.update({LoginThrottle.failures: LoginThrottle.failures + 1})
+            .where(LoginThrottle.email == email)
+            .returning(LoginThrottle.failures)
+        )
+        failures = rows[0]["failures"]
         lock = lock_length(failures, free)
-        locked_until = clock.now() + lock if lock else None
-        if row:
-            await LoginThrottle.update(
-                {LoginThrottle.failures: failures, LoginThrottle.locked_until: locked_until}
-            ).where(LoginThrottle.id == row["id"])
-        else:
-            await LoginThrottle.insert(
-                LoginThrottle(email=email, failures=failures, locked_until=locked_until)
+        if lock:
+            await LoginThrottle.update({LoginThrottle.locked_until: clock.now() + lock}).where(
+                LoginThrottle.email == email
             )
-    if locked_until:
+    if lock:
         log.warning("login locked for %s after %d failures", email, failures)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -30,6 +32,16 @@ def verify(password_hash: str | None, password: str) -> bool:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def verify_off_loop(password_hash: str | None, password: str) -> bool:
+    """verify() in a worker thread: argon2 takes tens of milliseconds of CPU by design,
+    which would otherwise stall every other request on the event loop."""
+    return await asyncio.to_thread(verify, password_hash, password)
+
+
+async def hash_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

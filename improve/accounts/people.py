@@ -168,7 +168,7 @@ async def create_user(
     email, name = clean_email(email), clean_name(name)
     org = await organisation(organisation_id)
     _check_role_fits(user_role, org["kind"])
-    password_hash = passwords.hash_password(password)
+    password_hash = await passwords.hash_off_loop(password)
     async with write_tx():
         if await User.exists().where(User.email == email):
             raise Invalid({"email": "another user already has this email address"})
@@ -231,7 +231,7 @@ async def set_password(user_id: int, password: str, field: str = "password") -> 
 
 async def change_own_password(user_id: int, current: str, new: str, confirm: str) -> None:
     row = await User.select(User.password_hash).where(User.id == user_id).first()
-    if row is None or not passwords.verify(row["password_hash"], current):
+    if row is None or not await passwords.verify_off_loop(row["password_hash"], current):
         raise Invalid({"current_password": "is not your current password"})
     if new != confirm:
         raise Invalid({"confirm_password": "does not match the new password"})

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 from conftest import api_token, csrf_token, http_client, log_in
 
 from improve.accounts import tokens

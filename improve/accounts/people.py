@@ -219,7 +219,7 @@ async def set_password(user_id: int, password: str, field: str = "password") -> 
     passwords.check_strength(password, field)
     async with write_tx():
         updated = (
-            await User.update({User.password_hash: passwords.hash_password(password)})
+            await User.update({User.password_hash: await passwords.hash_off_loop(password)})
             .where(User.id == user_id)
             .returning(User.id)
         )

@@ -40,6 +40,9 @@ from improve.accounts.tables import OrgKind, Role  # noqa: E402
 from improve.app import create_app  # noqa: E402
 from improve.services import domain as services  # noqa: E402
 
+# the browser suite's fixtures: a real server process and Chromium
+pytest_plugins = ["browser_support"]
+
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
 

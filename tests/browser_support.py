@@ -80,10 +80,14 @@ def server():
     log.close()
 
 
-@pytest.fixture(scope="session")
-async def browser():
+def _require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.fail("browser tests need Debian's Chromium: apt-get install chromium")
+
+
+@pytest.fixture(scope="session")
+async def browser():
+    _require_chromium()
     from playwright.async_api import async_playwright
 
     playwright = await async_playwright().start()

@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             log_exceptions="debug",
+            disable_existing_loggers=False,
         ),
         debug=False,
     )

@@ -1,0 +1,121 @@
+"""The `improve` command: migrate, org create, user create, demo."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import TEST_DATABASE_URL, TEST_SECRET
+
+from improve.accounts import login
+
+
+def improve(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).with_name("improve")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "improve.cli"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("IMPROVE_")}
+    return subprocess.run(
+        [*command, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, "IMPROVE_SECRET_KEY": TEST_SECRET, **env},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_migrate_builds_a_fresh_database(tmp_path):
+    result = improve(
+        "migrate", cwd=tmp_path, IMPROVE_DATABASE_URL=f"sqlite:///{tmp_path}/fresh.sqlite"
+    )
+    assert result.returncode == 0, result.stderr
+    tables = {
+        r[0]
+        for r in sqlite3.connect(tmp_path / "fresh.sqlite").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
+    assert {"organisation", "app_user", "service", "commissioning", "user_session"} <= tables
+
+
+async def test_org_and_user_create_from_the_command_line(tmp_path):
+    env = {"IMPROVE_DATABASE_URL": TEST_DATABASE_URL}
+    org = improve(
+        "org",
+        "create",
+        "--name",
+        "Cli Operators",
+        "--kind",
+        "operator",
+        "--slug",
+        "cli-ops",
+        cwd=tmp_path,
+        **env,
+    )
+    assert org.returncode == 0, org.stderr
+    user = improve(
+        "user",
+        "create",
+        "--email",
+        "cli.admin@example.org",
+        "--org",
+        "cli-ops",
+        "--role",
+        "admin",
+        "--name",
+        "Cli Admin",
+        cwd=tmp_path,
+        IMPROVE_USER_PASSWORD="a long cli password",
+        **env,
+    )
+    assert user.returncode == 0, user.stderr
+    assert "Created cli.admin@example.org (admin) in Cli Operators" in user.stdout
+    viewer = await login.authenticate("cli.admin@example.org", "a long cli password")
+    assert viewer.is_admin
+
+
+def test_user_create_explains_what_is_wrong(tmp_path):
+    env = {"IMPROVE_DATABASE_URL": TEST_DATABASE_URL}
+    no_password = improve(
+        "user",
+        "create",
+        "--email",
+        "x@example.org",
+        "--org",
+        "cli-ops",
+        "--role",
+        "admin",
+        cwd=tmp_path,
+        **env,
+    )
+    assert no_password.returncode == 2 and "IMPROVE_USER_PASSWORD" in no_password.stderr
+    bad_org = improve(
+        "user",
+        "create",
+        "--email",
+        "x@example.org",
+        "--org",
+        "no-such-org",
+        "--role",
+        "admin",
+        cwd=tmp_path,
+        IMPROVE_USER_PASSWORD="long enough pw",
+        **env,
+    )
+    assert bad_org.returncode == 2 and "org: no organisation" in bad_org.stderr
+
+
+def test_demo_creates_then_reuses_its_database(tmp_path):
+    first = improve("demo", "--no-serve", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "manager@oakwood.demo" in first.stdout and "http://127.0.0.1:8000/" in first.stdout
+    database = tmp_path / "var" / "demo.sqlite"
+    count = sqlite3.connect(database).execute("SELECT count(*) FROM service").fetchone()[0]
+    assert count >= 5
+    again = improve("demo", "--no-serve", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert sqlite3.connect(database).execute("SELECT count(*) FROM service").fetchone()[0] == count

@@ -15,5 +15,6 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "improve.accounts.piccolo_app",
         "improve.services.piccolo_app",
+        "improve.cases.piccolo_app",
     ]
 )

@@ -1,6 +1,6 @@
 from enum import StrEnum
 
-from piccolo.columns import ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from improve.accounts.tables import Organisation, User
@@ -33,6 +33,87 @@ class Service(Table, tablename="service"):
     beds = Integer(null=True, default=None)
     # the registered manager's login; indexed because managers' scope filters on it
     manager = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, index=True)
+    created_at = Timestamptz()
+    # CQC's location id ("1-" and digits); unique through a raw index (SQLite cannot add a
+    # UNIQUE column), null for services not yet matched to a CQC record
+    cqc_location_id = Varchar(length=20, null=True, default=None)
+    cqc_provider_id = Varchar(length=20, default="")
+    # the registered manager's name as CQC lists it (who may not have a login)
+    registered_manager_name = Varchar(length=200, default="")
+    address = Varchar(length=300, default="")
+    postcode = Varchar(length=10, default="")
+
+
+class RatingValue(StrEnum):
+    OUTSTANDING = "outstanding"
+    GOOD = "good"
+    REQUIRES_IMPROVEMENT = "requires_improvement"
+    INADEQUATE = "inadequate"
+
+
+RATING_LABELS = {
+    RatingValue.OUTSTANDING: "Outstanding",
+    RatingValue.GOOD: "Good",
+    RatingValue.REQUIRES_IMPROVEMENT: "Requires improvement",
+    RatingValue.INADEQUATE: "Inadequate",
+    "": "Not rated",
+}
+
+
+class Rating(Table, tablename="rating"):
+    """A published CQC rating of a service: overall and the five key questions.
+
+    A key question is "" when it was not rated. One rating per service and date
+    (a raw unique index), so importing the same record twice changes nothing.
+    """
+
+    service = ForeignKey(references=Service, on_delete=OnDelete.cascade, index=True, null=False)
+    published_on = Date()
+    overall = Varchar(length=30, default="")
+    safe = Varchar(length=30, default="")
+    effective = Varchar(length=30, default="")
+    caring = Varchar(length=30, default="")
+    responsive = Varchar(length=30, default="")
+    well_led = Varchar(length=30, default="")
+    source = Varchar(length=20, default="manual")  # manual, cqc_api, cqc_directory
+    report_link_id = Varchar(length=80, default="")
+    created_at = Timestamptz()
+
+
+class EnforcementKind(StrEnum):
+    SPECIAL_MEASURES = "special_measures"
+    WARNING_NOTICE = "warning_notice"
+    REQUIREMENT_NOTICE = "requirement_notice"
+    CONDITION = "condition"
+    NOTICE_OF_PROPOSAL = "notice_of_proposal"
+    NOTICE_OF_DECISION = "notice_of_decision"
+    URGENT_PROCEDURE = "urgent_procedure"
+    PROSECUTION = "prosecution"
+
+
+ENFORCEMENT_LABELS = {
+    EnforcementKind.SPECIAL_MEASURES: "Special measures",
+    EnforcementKind.WARNING_NOTICE: "Warning notice",
+    EnforcementKind.REQUIREMENT_NOTICE: "Requirement notice",
+    EnforcementKind.CONDITION: "Condition on registration",
+    EnforcementKind.NOTICE_OF_PROPOSAL: "Notice of proposal",
+    EnforcementKind.NOTICE_OF_DECISION: "Notice of decision",
+    EnforcementKind.URGENT_PROCEDURE: "Urgent procedure",
+    EnforcementKind.PROSECUTION: "Prosecution",
+}
+
+
+class Enforcement(Table, tablename="enforcement"):
+    """Enforcement that came with a rating: notices, conditions, special measures."""
+
+    service = ForeignKey(references=Service, on_delete=OnDelete.cascade, index=True, null=False)
+    rating = ForeignKey(references=Rating, on_delete=OnDelete.set_null, null=True, default=None)
+    kind = Varchar(length=30, choices=EnforcementKind)
+    regulation = Varchar(length=4, default="")
+    description = Text(default="")
+    issued_on = Date(null=True, default=None)
+    # the date by which to comply (warning notices); countdowns run to it
+    compliance_due_on = Date(null=True, default=None)
     created_at = Timestamptz()
 
 

@@ -64,7 +64,7 @@ async def record(
     await AuditEvent.insert(
         AuditEvent(
             at=clock.now(),
-            actor=actor.user_id if actor else None,
+            actor=actor.user_id if actor and actor.user_id > 0 else None,  # 0: the CLI
             actor_name=actor.name if actor else "improve",
             service=service_id,
             case=case_id,

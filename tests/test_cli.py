@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -119,3 +120,38 @@ def test_demo_creates_then_reuses_its_database(tmp_path):
     again = improve("demo", "--no-serve", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert sqlite3.connect(database).execute("SELECT count(*) FROM service").fetchone()[0] == count
+
+
+def test_import_cqc_from_the_command_line(tmp_path):
+    data = Path(__file__).parent / "data"
+    env = {"IMPROVE_DATABASE_URL": TEST_DATABASE_URL}
+    org = improve(
+        "org",
+        "create",
+        "--name",
+        "Cli Import Care",
+        "--kind",
+        "provider",
+        "--slug",
+        "cli-import",
+        cwd=tmp_path,
+        **env,
+    )
+    assert org.returncode == 0, org.stderr
+    record = json.loads((data / "cqc_location_assessment_only.json").read_text())
+    record["locationId"] = "1-777000001"
+    (tmp_path / "one.json").write_text(json.dumps([record]))
+    result = improve("import-cqc", "one.json", "--provider", "cli-import", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert "1 created, 0 updated, 0 unchanged, 1 ratings added" in result.stdout
+    again = improve("import-cqc", "one.json", cwd=tmp_path, **env)
+    assert "0 created, 0 updated, 1 unchanged, 0 ratings added" in again.stdout
+    (tmp_path / "bad.json").write_text(json.dumps([record, {"locationId": "1-777000002"}]))
+    bad = improve("import-cqc", "bad.json", cwd=tmp_path, **env)
+    assert bad.returncode == 2
+    assert "location 1-777000002: missing name, providerId" in bad.stderr
+    assert "Nothing was imported." in bad.stderr
+    directory = improve(
+        "import-cqc", "--directory", str(data / "care_directory.csv"), cwd=tmp_path, **env
+    )
+    assert directory.returncode == 0, directory.stderr

@@ -15,10 +15,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from improve import __version__, db, health
+from improve import __version__, db, framework, health
 from improve.accounts import routes as account_routes
 from improve.admin.routes import router as admin_router
 from improve.api.routes import router as api_router
+from improve.cases import routes as case_routes
 from improve.paths import STATIC_DIR
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
@@ -45,11 +46,13 @@ def _lifespan(settings: Settings):
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Settings are checked first: a bad configuration never serves."""
     settings = use((settings or get_settings()).check())
+    framework.frameworks()  # load and validate the framework files now: fail at start-up
     return Litestar(
         route_handlers=[
             *health.ROUTES,
             *account_routes.ROUTES,
             *service_routes.ROUTES,
+            *case_routes.ROUTES,
             admin_router,
             api_router,
             create_static_files_router(

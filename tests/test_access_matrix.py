@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import api_token, csrf_token, http_client, log_in
+from conftest import api_token, csrf_token, http_client, log_in, viewer_of
 
 from improve.accounts import tokens
 from improve.accounts.tables import OrgKind, Role
+from improve.cases import domain as cases
 
 PUBLIC = "public"  # anyone, logged in or not
 USER = "user"  # any logged-in person
@@ -23,6 +24,7 @@ OWN = "own"  # a thing of the viewer's own (in scope) or of someone else's (out 
 VIEW = "service:view"  # the service in scope: everyone may read it
 EDIT = "service:edit"  # the service in scope: commissioners read only (403)
 ADMIN = "admin"  # administrators only (403 for everyone else)
+IMPORT = "import"  # creates services: administrators and quality leads (403 for others)
 
 ROLES = ["admin", "quality_lead", "registered_manager", "commissioner", "anonymous"]
 
@@ -65,6 +67,19 @@ MATRIX = [
     Entry("GET", "/services/{service_id:int}", VIEW),
     Entry("GET", "/services/{service_id:int}/edit", EDIT),
     Entry("POST", "/services/{service_id:int}/edit", EDIT, {"local_authority": "Devon"}),
+    Entry("GET", "/services/{service_id:int}/ratings/new", EDIT),
+    Entry("POST", "/services/{service_id:int}/ratings/new", EDIT, {"published_on": "bad"}),
+    Entry("POST", "/services/{service_id:int}/import", EDIT),
+    Entry("POST", "/services/{service_id:int}/cases", EDIT),
+    Entry("GET", "/cases/{case_id:int}", VIEW),
+    Entry("POST", "/cases/{case_id:int}/stage", EDIT, {"stage": "nowhere", "version": "1"}),
+    Entry("POST", "/cases/{case_id:int}/dates", EDIT, {"version": "0"}),
+    Entry("GET", "/cases/{case_id:int}/findings/new", EDIT),
+    Entry("POST", "/cases/{case_id:int}/findings/new", EDIT, {"regulation": "99"}),
+    Entry("GET", "/findings/{finding_id:int}/edit", EDIT),
+    Entry("POST", "/findings/{finding_id:int}/edit", EDIT, {"version": "0"}),
+    Entry("GET", "/cases/{case_id:int}/activity", VIEW),
+    Entry("GET", "/cases/{case_id:int}/activity.csv", VIEW),
     Entry("GET", "/admin", ADMIN),
     Entry("GET", "/admin/organisations", ADMIN),
     Entry("POST", "/admin/organisations", ADMIN, {"name": "", "kind": "provider"}),
@@ -99,6 +114,31 @@ MATRIX = [
             "commissioners": ["{commissioner_org_id}"],
         },
     ),
+    Entry("GET", "/api/v1/services/{service_id:int}/ratings", VIEW),
+    Entry(
+        "POST",
+        "/api/v1/services/{service_id:int}/ratings",
+        EDIT,
+        {"published_on": "2026-01-01", "overall": "Superb"},
+    ),
+    Entry("POST", "/api/v1/services/{service_id:int}/cqc-record", EDIT, {"name": "x"}),
+    Entry("POST", "/api/v1/imports/cqc-locations", IMPORT, {"records": [{"name": "x"}]}),
+    Entry("GET", "/api/v1/cases", USER),
+    Entry("POST", "/api/v1/services/{service_id:int}/cases", EDIT),
+    Entry("GET", "/api/v1/cases/{case_id:int}", VIEW),
+    Entry("PATCH", "/api/v1/cases/{case_id:int}", EDIT, {"version": 0}),
+    Entry("POST", "/api/v1/cases/{case_id:int}/stage", EDIT, {"stage": "nowhere", "version": 0}),
+    Entry("GET", "/api/v1/cases/{case_id:int}/findings", VIEW),
+    Entry(
+        "POST",
+        "/api/v1/cases/{case_id:int}/findings",
+        EDIT,
+        {"regulation": "99", "key_question": "safe", "description": "x"},
+    ),
+    Entry("PATCH", "/api/v1/findings/{finding_id:int}", EDIT, {"version": 0}),
+    Entry("GET", "/api/v1/cases/{case_id:int}/history", VIEW),
+    Entry("GET", "/api/v1/frameworks", USER),
+    Entry("GET", "/api/v1/frameworks/{framework_id:str}", USER),
     Entry("GET", "/api/v1/organisations", ADMIN),
     Entry("POST", "/api/v1/organisations", ADMIN, {"name": "Matrix org", "kind": "provider"}),
     Entry("GET", "/api/v1/users", ADMIN),
@@ -149,6 +189,19 @@ async def scene(world):
     home_a = await world.service(provider_a, people["registered_manager"], (council,))
     home_b = await world.service(provider_b, await world.user(provider_b, Role.REGISTERED_MANAGER))
     victim = await world.user(provider_a, Role.REGISTERED_MANAGER, name="Victim")
+    admin = viewer_of(people["admin"])
+    cases_ = {}
+    for key, home in (("a", home_a), ("b", home_b)):
+        await cases.record_rating(
+            admin, home["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        case = await cases.open_case(admin, home["id"])
+        finding = await cases.add_finding(
+            admin,
+            case["id"],
+            {"regulation": "12", "key_question": "safe", "description": "Unsafe medicines"},
+        )
+        cases_[key] = (case, finding)
     return {
         "people": people,
         "home_a": home_a,
@@ -156,6 +209,7 @@ async def scene(world):
         "provider_a": provider_a,
         "council": council,
         "victim": victim,
+        "cases": cases_,
     }
 
 
@@ -179,14 +233,17 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "manager_id": scene["people"]["registered_manager"]["id"],
         "commissioner_org_id": scene["council"]["id"],
         "file_path": "style.css",
+        "case_id": scene["cases"]["a" if in_scope else "b"][0]["id"],
+        "finding_id": scene["cases"]["a" if in_scope else "b"][1]["id"],
+        "framework_id": "saf",
         "path": "openapi.json",
     }
     if role == "admin" and not in_scope:
         # nothing is out of an administrator's scope: use ids that do not exist
-        ids.update(service_id=999_999, org_id=999_999, user_id=999_999)
+        ids.update(
+            service_id=999_999, org_id=999_999, user_id=999_999, case_id=999_999, finding_id=999_999
+        )
     owner = me if in_scope and me else scene["victim"]
-    from conftest import viewer_of
-
     token, _ = await tokens.create(viewer_of(owner), "to revoke")
     ids["token_id"] = token["id"]
     return ids
@@ -208,6 +265,8 @@ def expected(entry: Entry, role: str, in_scope: bool) -> str:
         return "401" if api else "login"
     if entry.rule == USER:
         return "ok"
+    if entry.rule == IMPORT:
+        return "ok" if role in ("admin", "quality_lead") else "403"
     if entry.rule == ADMIN:
         if role != "admin":
             return "403"
@@ -242,30 +301,46 @@ async def _request(
     )
 
 
+async def _client_for(app, user: dict | None):
+    client = http_client(app)
+    bearer = None
+    if user:
+        await log_in(client, user)
+        bearer = await api_token(user)
+    return client, bearer, await csrf_token(client)
+
+
+# requests that end the session they are sent with get a client of their own
+SESSION_ENDING = {("POST", "/logout")}
+
+
 @pytest.mark.parametrize("role", ROLES)
 async def test_matrix(app, scene, role):
     failures = []
-    for in_scope in (True, False):
-        for entry in MATRIX:
-            ids = await _path_ids(entry, role, in_scope, scene)
-            url = _concrete(entry.path, ids)
-            body = _fill(entry.body, ids)
-            # a fresh client per request: /logout or a password change ends a session
-            async with http_client(app) as client:
-                user = scene["people"].get(role)
-                bearer = None
-                if user:
-                    await log_in(client, user)
-                    bearer = await api_token(user)
-                csrf = await csrf_token(client)
-                response = await _request(client, entry, url, body, bearer, csrf)
-            want = expected(entry, role, in_scope)
-            status = response.status_code
-            ok = {
-                "ok": status < 500 and status not in (401, 403, 404),
-                "login": status == 303 and response.headers["location"].startswith("/login?next="),
-            }.get(want, str(status) == want)
-            if not ok:
-                scope = "in scope" if in_scope else "out of scope"
-                failures.append(f"{entry.method} {url} ({scope}): wanted {want}, got {status}")
+    user = scene["people"].get(role)
+    shared, bearer, csrf = await _client_for(app, user)
+    try:
+        for in_scope in (True, False):
+            for entry in MATRIX:
+                ids = await _path_ids(entry, role, in_scope, scene)
+                url = _concrete(entry.path, ids)
+                body = _fill(entry.body, ids)
+                if (entry.method, entry.path) in SESSION_ENDING:
+                    own, own_bearer, own_csrf = await _client_for(app, user)
+                    response = await _request(own, entry, url, body, own_bearer, own_csrf)
+                    await own.aclose()
+                else:
+                    response = await _request(shared, entry, url, body, bearer, csrf)
+                want = expected(entry, role, in_scope)
+                status = response.status_code
+                ok = {
+                    "ok": status < 500 and status not in (401, 403, 404),
+                    "login": status == 303
+                    and response.headers["location"].startswith("/login?next="),
+                }.get(want, str(status) == want)
+                if not ok:
+                    scope = "in scope" if in_scope else "out of scope"
+                    failures.append(f"{entry.method} {url} ({scope}): wanted {want}, got {status}")
+    finally:
+        await shared.aclose()
     assert failures == [], "\n".join(failures)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from litestar import Router, get, patch, post, put
 from litestar.exceptions import (
     NotAuthorizedException,
@@ -9,10 +12,12 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta
 
 from improve import access
 from improve.accounts import people
+from improve.api import cases as case_api
 from improve.api.schemas import (
     Me,
     OrganisationIn,
@@ -46,9 +51,28 @@ async def me(viewer: CurrentViewer) -> Me:
     )
 
 
-@get("/services", summary="Services in the caller's scope", raises=ERRORS)
-async def list_services(viewer: CurrentViewer) -> list[ServiceOut]:
-    return [ServiceOut.of(row) for row in await services.list_for(viewer)]
+class ServicePage(msgspec.Struct):
+    items: list[ServiceOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@get("/services", summary="Services in the caller's scope (name order), filtered", raises=ERRORS)
+async def list_services(
+    viewer: CurrentViewer,
+    rating: FromQuery[str] = "",
+    stage: FromQuery[str] = "",
+    local_authority: FromQuery[str] = "",
+    overdue: FromQuery[bool] = False,
+    limit: FromQuery[Annotated[int, Meta(ge=1, le=500)]] = 100,
+    offset: FromQuery[Annotated[int, Meta(ge=0)]] = 0,
+) -> ServicePage:
+    filters = services.ServiceFilters(rating, stage, local_authority, overdue)
+    rows = await services.overview(viewer, filters)
+    return ServicePage(
+        [ServiceOut.of(r) for r in rows[offset : offset + limit]], len(rows), limit, offset
+    )
 
 
 @get("/services/{service_id:int}", summary="One service", raises=ERRORS)
@@ -125,6 +149,7 @@ async def create_user(viewer: CurrentViewer, data: JSONBody[UserIn]) -> UserOut:
 router = Router(
     path="/api/v1",
     route_handlers=[
+        *case_api.ROUTES,
         me,
         list_services,
         get_service,

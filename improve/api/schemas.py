@@ -39,6 +39,11 @@ class ServiceOut(msgspec.Struct):
     manager_id: int | None
     manager_name: str | None
     commissioners: list[OrgRef]
+    cqc_location_id: str | None = None
+    latest_rating: str | None = None
+    latest_rating_published_on: str | None = None
+    open_case_id: int | None = None
+    open_case_stage: str | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ServiceOut:
@@ -52,11 +57,19 @@ class ServiceOut(msgspec.Struct):
             manager_id=row["manager"],
             manager_name=row["manager_name"],
             commissioners=[OrgRef(id=c["id"], name=c["name"]) for c in row["commissioners"]],
+            cqc_location_id=row.get("cqc_location_id"),
+            latest_rating=(row.get("latest_rating") or {}).get("overall"),
+            latest_rating_published_on=str(row["latest_rating"]["published_on"])
+            if row.get("latest_rating")
+            else None,
+            open_case_id=(row.get("open_case") or {}).get("id"),
+            open_case_stage=(row.get("open_case") or {}).get("stage"),
         )
 
 
 class ServicePatch(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
+    cqc_location_id: str | None | msgspec.UnsetType = msgspec.UNSET
     service_type: ServiceType | msgspec.UnsetType = msgspec.UNSET
     local_authority: Annotated[str, Meta(max_length=120)] | msgspec.UnsetType = msgspec.UNSET
     beds: Annotated[int, Meta(ge=0, le=2000)] | None | msgspec.UnsetType = msgspec.UNSET

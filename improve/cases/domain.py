@@ -537,3 +537,21 @@ def validate_version(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise Invalid({"version": "is required (the version you are changing)"}) from None
+
+
+async def list_cases(
+    viewer: Viewer, *, stage: str = "", limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """Cases in scope, newest first (opened date, then id), with the total."""
+    where = case_scope(viewer)
+    if stage:
+        where &= Case.stage == stage
+    rows = (
+        await Case.select(*CASE_COLUMNS)
+        .where(where)
+        .order_by(Case.opened_on, ascending=False)
+        .order_by(Case.id, ascending=False)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows, await Case.count().where(where)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
@@ -24,6 +25,10 @@ SERVICE_COLUMNS = (
     Service.provider.name.as_alias("provider_name"),
     Service.manager,
     Service.manager.name.as_alias("manager_name"),
+    Service.cqc_location_id,
+    Service.registered_manager_name,
+    Service.address,
+    Service.postcode,
 )
 
 
@@ -55,8 +60,83 @@ async def _attach_commissioners(rows: list[dict[str, Any]]) -> list[dict[str, An
 
 
 async def list_for(viewer: Viewer) -> list[dict[str, Any]]:
-    rows = await access.services(viewer, *SERVICE_COLUMNS).order_by(Service.name)
+    rows = (
+        await access.services(viewer, *SERVICE_COLUMNS).order_by(Service.name).order_by(Service.id)
+    )
     return await _attach_commissioners(rows)
+
+
+@dataclass(frozen=True)
+class ServiceFilters:
+    rating: str = ""  # latest overall rating
+    stage: str = ""  # open case's stage; "none" for no open case
+    local_authority: str = ""
+    overdue: bool = False
+
+    def active(self) -> bool:
+        return bool(self.rating or self.stage or self.local_authority or self.overdue)
+
+
+async def overview(viewer: Viewer, filters: ServiceFilters = ServiceFilters()) -> list[dict]:
+    """Services in scope with their latest rating and open case, filtered; stable order
+    (name, then id). Four queries whatever the number of services."""
+    from improve.cases.tables import Case
+    from improve.services.tables import Rating
+
+    query = access.services(viewer, *SERVICE_COLUMNS).order_by(Service.name).order_by(Service.id)
+    if filters.local_authority:
+        query = query.where(Service.local_authority.ilike(filters.local_authority))
+    rows = await _attach_commissioners(await query)
+    ids = [r["id"] for r in rows]
+    latest: dict[int, dict[str, Any]] = {}
+    cases: dict[int, dict[str, Any]] = {}
+    if ids:
+        for r in (
+            await Rating.select(Rating.service, Rating.published_on, Rating.overall)
+            .where(Rating.service.is_in(ids))
+            .order_by(Rating.published_on)
+        ):
+            latest[r["service"]] = r  # ascending: the last one wins
+        for c in await Case.select(
+            Case.id,
+            Case.service,
+            Case.stage,
+            Case.special_measures,
+            Case.action_plan_due_on,
+            Case.expected_reinspection_on,
+        ).where(Case.service.is_in(ids) & (Case.stage != "closed")):
+            cases[c["service"]] = c
+    today = clock.today()
+    out = []
+    for row in rows:
+        row["latest_rating"] = latest.get(row["id"])
+        case = cases.get(row["id"])
+        if case:
+            case["overdue"] = bool(
+                case["action_plan_due_on"]
+                and case["action_plan_due_on"] < today
+                and case["stage"] in ("assessing", "plan_drafted")
+            )
+        row["open_case"] = case
+        if filters.rating and (row["latest_rating"] or {}).get("overall") != filters.rating:
+            continue
+        if filters.stage == "none" and case:
+            continue
+        if (
+            filters.stage
+            and filters.stage != "none"
+            and (not case or case["stage"] != filters.stage)
+        ):
+            continue
+        if filters.overdue and not (case and case["overdue"]):
+            continue
+        out.append(row)
+    return out
+
+
+async def local_authorities(viewer: Viewer) -> list[str]:
+    rows = await access.services(viewer, Service.local_authority).distinct()
+    return sorted({r["local_authority"] for r in rows if r["local_authority"]})
 
 
 async def detail(viewer: Viewer, service_id: int) -> dict[str, Any]:
@@ -83,6 +163,17 @@ def _clean_details(data: dict[str, Any]) -> dict[str, Any]:
         if len(value) > 120:
             errors["local_authority"] = "must be at most 120 characters"
         out["local_authority"] = value
+    if "cqc_location_id" in data:
+        raw = str(data["cqc_location_id"] or "").strip()
+        if not raw:
+            out["cqc_location_id"] = None
+        else:
+            from improve.services.cqc import check_location_id
+
+            try:
+                out["cqc_location_id"] = check_location_id(raw)
+            except Invalid as exc:
+                errors.update(exc.errors)
     if "beds" in data:
         raw = data["beds"]
         if raw in (None, ""):
@@ -108,6 +199,10 @@ async def update_details(viewer: Viewer, service_id: int, data: dict[str, Any]) 
     """Changes name, type, local authority and beds. Managers, quality leads, admins."""
     await access.editable_service(viewer, service_id, Service.id)
     changes = _clean_details(data)
+    if changes.get("cqc_location_id") and await Service.exists().where(
+        (Service.cqc_location_id == changes["cqc_location_id"]) & (Service.id != service_id)
+    ):
+        raise Invalid({"cqc_location_id": "another service already has this CQC location id"})
     if changes:
         await Service.update({getattr(Service, k): v for k, v in changes.items()}).where(
             Service.id == service_id

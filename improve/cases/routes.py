@@ -1,0 +1,219 @@
+"""Pages: the case page a manager lives in, findings, stage moves and the activity feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from improve import framework, history
+from improve.cases import domain as cases
+from improve.cases.stages import OUTCOME_LABELS, STAGE_LABELS
+from improve.errors import Conflict, Invalid
+from improve.services.tables import RATING_LABELS
+from improve.web.auth import CurrentViewer
+from improve.web.forms import form_dict
+
+FEED_PAGE = 50
+
+
+def _labels() -> dict[str, Any]:
+    return {
+        "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+        "STAGE_LABELS": STAGE_LABELS,
+        "OUTCOME_LABELS": OUTCOME_LABELS,
+        "RATING_LABELS": RATING_LABELS,
+        "SOURCES": cases.SOURCES,
+        "SEVERITIES": cases.SEVERITIES,
+        "FINDING_STATUSES": cases.FINDING_STATUSES,
+    }
+
+
+async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> Template:
+    view = await cases.case_view(viewer, case_id)
+    fw = framework.get("saf")
+    context = {
+        "viewer": viewer,
+        **view,
+        "framework": fw,
+        "errors": {},
+        "message": None,
+        **_labels(),
+    }
+    context.update(extra)
+    return Template("cases/case.html", context=context, status_code=status)
+
+
+@get("/cases/{case_id:int}", include_in_schema=False)
+async def case_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+    return await _case_page(viewer, case_id)
+
+
+@post("/cases/{case_id:int}/stage", include_in_schema=False)
+async def move_stage(
+    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
+) -> Template | Redirect:
+    data = await form_dict(request)
+    try:
+        await cases.move(
+            viewer,
+            case_id,
+            str(data.get("stage", "")),
+            version=cases.validate_version(data.get("version")),
+            outcome=str(data.get("outcome", "")),
+        )
+    except (Invalid, Conflict) as exc:
+        errors = exc.errors if isinstance(exc, Invalid) else {"version": str(exc)}
+        return await _case_page(
+            viewer, case_id, status=400 if isinstance(exc, Invalid) else 409, errors=errors
+        )
+    return Redirect(f"/cases/{case_id}", status_code=303)
+
+
+@post("/cases/{case_id:int}/dates", include_in_schema=False)
+async def change_dates(
+    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
+) -> Template | Redirect:
+    data = await form_dict(request)
+    try:
+        await cases.update_dates(
+            viewer, case_id, data, version=cases.validate_version(data.get("version"))
+        )
+    except (Invalid, Conflict) as exc:
+        errors = exc.errors if isinstance(exc, Invalid) else {"version": str(exc)}
+        return await _case_page(
+            viewer, case_id, status=400 if isinstance(exc, Invalid) else 409, errors=errors
+        )
+    return Redirect(f"/cases/{case_id}", status_code=303)
+
+
+def _finding_page(
+    viewer, case: dict, values: dict, errors: dict, finding: dict | None = None, status: int = 200
+) -> Template:
+    return Template(
+        "cases/finding_form.html",
+        context={
+            "viewer": viewer,
+            "case": case,
+            "values": values,
+            "errors": errors,
+            "finding": finding,
+            "framework": framework.get(values.get("framework") or "saf"),
+            **_labels(),
+        },
+        status_code=status,
+    )
+
+
+@get("/cases/{case_id:int}/findings/new", include_in_schema=False)
+async def new_finding(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+    case = await cases.editable_case(viewer, case_id)
+    return _finding_page(
+        viewer, case, {"source": "cqc_inspection", "severity": "high", "items": []}, {}
+    )
+
+
+@post("/cases/{case_id:int}/findings/new", include_in_schema=False)
+async def add_finding(
+    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
+) -> Template | Redirect:
+    case = await cases.editable_case(viewer, case_id)
+    data = await form_dict(request, "items")
+    try:
+        await cases.add_finding(viewer, case_id, data)
+    except Invalid as exc:
+        return _finding_page(viewer, case, data, exc.errors, status=400)
+    if data.get("another"):
+        return Redirect(f"/cases/{case_id}/findings/new?added=1", status_code=303)
+    return Redirect(f"/cases/{case_id}#findings", status_code=303)
+
+
+@get("/findings/{finding_id:int}/edit", include_in_schema=False)
+async def edit_finding(viewer: CurrentViewer, finding_id: FromPath[int]) -> Template:
+    finding = await cases.get_finding(viewer, finding_id)
+    case = await cases.editable_case(viewer, finding["case"])
+    return _finding_page(viewer, case, finding, {}, finding)
+
+
+@post("/findings/{finding_id:int}/edit", include_in_schema=False)
+async def save_finding(
+    request: Request, viewer: CurrentViewer, finding_id: FromPath[int]
+) -> Template | Redirect:
+    finding = await cases.get_finding(viewer, finding_id)
+    case = await cases.editable_case(viewer, finding["case"])
+    data = await form_dict(request, "items")
+    try:
+        await cases.update_finding(
+            viewer, finding_id, data, version=cases.validate_version(data.get("version"))
+        )
+    except Invalid as exc:
+        return _finding_page(viewer, case, {**finding, **data}, exc.errors, finding, status=400)
+    except Conflict as exc:
+        fresh = await cases.get_finding(viewer, finding_id)
+        return _finding_page(viewer, case, fresh, {"version": str(exc)}, fresh, status=409)
+    return Redirect(f"/cases/{case['id']}#findings", status_code=303)
+
+
+@get("/cases/{case_id:int}/activity", include_in_schema=False)
+async def activity(
+    viewer: CurrentViewer,
+    case_id: FromPath[int],
+    entity: FromQuery[str] = "",
+    action: FromQuery[str] = "",
+    page: FromQuery[int] = 1,
+) -> Template:
+    case = await cases.get_case(viewer, case_id)
+    page = max(page, 1)
+    events = await history.feed(
+        viewer,
+        case_id,
+        entity=entity,
+        action=action,
+        limit=FEED_PAGE,
+        offset=(page - 1) * FEED_PAGE,
+    )
+    total = await history.count(viewer, case_id, entity=entity, action=action)
+    return Template(
+        "cases/activity.html",
+        context={
+            "viewer": viewer,
+            "case": case,
+            "events": events,
+            "entity": entity,
+            "action": action,
+            "page": page,
+            "pages": max(1, -(-total // FEED_PAGE)),
+            "total": total,
+        },
+    )
+
+
+@get("/cases/{case_id:int}/activity.csv", include_in_schema=False)
+async def activity_csv(
+    viewer: CurrentViewer,
+    case_id: FromPath[int],
+    entity: FromQuery[str] = "",
+    action: FromQuery[str] = "",
+) -> Response:
+    await cases.get_case(viewer, case_id)
+    body = await history.export_csv(viewer, case_id, entity=entity, action=action)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-history.csv"'},
+    )
+
+
+ROUTES = [
+    case_page,
+    move_stage,
+    change_dates,
+    new_finding,
+    add_finding,
+    edit_finding,
+    save_finding,
+    activity,
+    activity_csv,
+]

@@ -1,0 +1,91 @@
+"""A manager goes from a CQC record to a case with findings and a timeline, in Chromium."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from browser_support import log_in_with_form, visit
+from conftest import PASSWORD
+
+from improve.accounts.tables import OrgKind, Role
+
+pytestmark = pytest.mark.browser
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+async def manager_and_home(world):
+    provider = await world.org(OrgKind.PROVIDER, "Turnaround Care")
+    manager = await world.user(provider, Role.REGISTERED_MANAGER, name="Morgan Price")
+    home = await world.service(provider, manager, name="Example House")
+    return manager, home
+
+
+async def test_manager_imports_a_record_opens_a_case_and_adds_findings(
+    page, manager_and_home, tmp_path
+):
+    manager, home = manager_and_home
+    record = json.loads((DATA / "cqc_location_inadequate.json").read_text())
+    record["locationId"] = "1-" + str(secrets.randbelow(10**9)).zfill(9)
+    upload = tmp_path / "location.json"
+    upload.write_text(json.dumps(record))
+
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.goto(f"/services/{home['id']}")
+    await page.get_by_label("Import the CQC record").set_input_files(str(upload))
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await page.wait_for_load_state("networkidle")
+    main = page.locator("main")
+    assert "CQC record imported" in await main.inner_text()
+    assert "2 ratings added" in await main.inner_text()
+    await visit(page, "service-imported")
+
+    await page.get_by_role("button", name="Open an improvement case").click()
+    await page.wait_for_load_state("networkidle")
+    text = await main.inner_text()
+    assert "improvement case" in text and "Special measures" in text
+    for label in ("Report published", "Action plan due to CQC", "Expected re-inspection"):
+        assert label in text
+    await visit(page, "case-new")
+
+    await page.get_by_role("link", name="Add a finding").click()
+    await page.get_by_role("button", name="Add finding", exact=True).click()  # nothing filled in
+    await page.wait_for_load_state("networkidle")
+    assert "There is a problem" in await main.inner_text()
+    await visit(page, "finding-errors")
+    await page.get_by_label("Regulation breached").select_option("12")
+    await page.get_by_label("Key question").select_option("safe")
+    await page.locator("summary").filter(has_text="Safe").first.click()  # open Safe statements
+    await page.get_by_label("Medicines optimisation").check()
+    await page.get_by_label("What was found").fill(
+        "Medicines were not given as prescribed to three people."
+    )
+    await visit(page, "finding-form")
+    await page.get_by_role("button", name="Add finding", exact=True).click()
+    await page.wait_for_load_state("networkidle")
+    text = await main.inner_text()
+    assert "Findings (1)" in text and "Medicines were not given as prescribed" in text
+    assert "Reg 12: 1" in text
+    await visit(page, "case-with-finding")
+
+    await page.get_by_role("button", name="Move to Plan drafted").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Stage: Plan drafted" in await main.inner_text()
+    await page.get_by_role("link", name="All activity").click()
+    await page.wait_for_load_state("networkidle")
+    activity = await main.inner_text()
+    assert "Finding added" in activity and "Case opened" in activity
+    await visit(page, "case-activity")
+
+
+async def test_home_page_filters(page, manager_and_home):
+    manager, _ = manager_and_home
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.get_by_label("Latest rating").select_option("good")
+    await page.get_by_role("button", name="Filter").click()
+    await page.wait_for_load_state("networkidle")
+    assert "No service matches these filters" in await page.locator("main").inner_text()
+    await visit(page, "home-filtered")

@@ -8,6 +8,7 @@ from improve import db
 from improve.access import Viewer
 from improve.accounts import people
 from improve.accounts.tables import Organisation, OrgKind, Role
+from improve.cases import domain as cases
 from improve.services import domain as services
 from improve.settings import Settings
 
@@ -124,8 +125,9 @@ async def load() -> list[tuple[str, str]]:
         "Improve operations",
         OrgKind.OPERATOR,
     )
+    created = {}
     for name, provider, kind, beds, la, manager, commissioners in SERVICES:
-        await services.create(
+        created[name] = await services.create(
             operator,
             {
                 "name": name,
@@ -137,7 +139,186 @@ async def load() -> list[tuple[str, str]]:
                 "commissioners": [orgs[c]["id"] for c in commissioners],
             },
         )
+    await _journeys(created, {e: _viewer(u) for e, u in users.items()})
     return logins
+
+
+def _viewer(user: dict) -> Viewer:
+    return Viewer(
+        user["id"],
+        user["email"],
+        user["name"],
+        Role(user["role"]),
+        user["organisation"],
+        user["organisation_name"],
+        OrgKind(user["organisation_kind"]),
+    )
+
+
+def _rating(published_on: str, overall: str, **kqs: str) -> dict:
+    base = dict.fromkeys(("safe", "effective", "caring", "responsive", "well_led"), overall)
+    return {"published_on": published_on, "overall": overall, **base, **kqs}
+
+
+FINDINGS = {
+    "medicines": (
+        "12",
+        "safe",
+        ["safe.medicines"],
+        "Medicines were not always given as prescribed; MAR charts had gaps and "
+        "'as required' medicines had no protocols.",
+    ),
+    "risk": (
+        "12",
+        "safe",
+        ["safe.involving_people_risks", "safe.safe_environments"],
+        "Risks to people were not assessed or managed: falls risk assessments were out of "
+        "date and pressure care was not recorded.",
+    ),
+    "safeguarding": (
+        "13",
+        "safe",
+        ["safe.safeguarding"],
+        "Allegations of abuse were not always referred to the local authority "
+        "safeguarding team or notified to CQC.",
+    ),
+    "governance": (
+        "17",
+        "well_led",
+        ["well_led.governance", "well_led.learning_improvement"],
+        "Audits did not identify the shortfalls found at inspection; actions from "
+        "the last inspection had not been completed.",
+    ),
+    "staffing": (
+        "18",
+        "safe",
+        ["safe.safe_staffing"],
+        "There were not enough staff at night to meet people's needs; staff had not "
+        "completed training in moving and handling.",
+    ),
+    "care_plans": (
+        "9",
+        "responsive",
+        ["responsive.person_centred_care"],
+        "Care plans were generic and did not reflect people's preferences, histories "
+        "or how they wished to be supported.",
+    ),
+    "consent": (
+        "11",
+        "effective",
+        ["effective.consent"],
+        "Mental capacity assessments and best interest decisions were not recorded "
+        "for people who lacked capacity.",
+    ),
+}
+
+
+async def _findings(viewer: Viewer, case_id: int, keys: list[str]) -> None:
+    for key in keys:
+        reg, kq, items, text = FINDINGS[key]
+        await cases.add_finding(
+            viewer,
+            case_id,
+            {
+                "regulation": reg,
+                "key_question": kq,
+                "items": items,
+                "description": text,
+                "source": "cqc_inspection",
+                "severity": "high",
+            },
+        )
+
+
+async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
+    """Rating histories and cases at different points of the journey."""
+    tom, grace = people_["manager@oakwood.demo"], people_["deputy.manager@oakwood.demo"]
+    lucy = people_["manager@harbour.demo"]
+    oak, beech = homes["Oakwood House"]["id"], homes["Beech Lodge Nursing Home"]["id"]
+    exeter, harbour = homes["Oakwood Home Care Exeter"]["id"], homes["Harbour View"]["id"]
+    living = homes["Harbour Lights Supported Living"]["id"]
+
+    # Oakwood House: Good, then Requires improvement, now Inadequate with notices; plan drafted
+    await cases.record_rating(tom, oak, _rating("2023-05-10", "Good"))
+    await cases.record_rating(
+        tom, oak, _rating("2025-01-15", "Requires improvement", caring="Good")
+    )
+    await cases.record_rating(
+        tom,
+        oak,
+        {
+            **_rating(
+                "2026-09-02",
+                "Inadequate",
+                effective="Requires improvement",
+                caring="Good",
+                responsive="Requires improvement",
+            ),
+            "enforcement": [
+                {
+                    "kind": "warning_notice",
+                    "regulation": "12",
+                    "compliance_due_on": "2026-12-14",
+                    "description": "Safe care and treatment: medicines and risk management.",
+                },
+                {
+                    "kind": "requirement_notice",
+                    "regulation": "17",
+                    "description": "Good governance.",
+                },
+            ],
+        },
+    )
+    case = await cases.open_case(tom, oak)
+    await _findings(
+        tom, case["id"], ["medicines", "risk", "safeguarding", "governance", "care_plans"]
+    )
+    await cases.move(tom, case["id"], "plan_drafted", version=case["version"])
+
+    # Beech Lodge: Inadequate in Safe only; the case is being assessed
+    await cases.record_rating(grace, beech, _rating("2024-03-01", "Requires improvement"))
+    await cases.record_rating(
+        grace,
+        beech,
+        _rating("2026-10-28", "Requires improvement", safe="Inadequate", caring="Good"),
+    )
+    case = await cases.open_case(grace, beech)
+    await _findings(grace, case["id"], ["staffing", "medicines"])
+
+    # Oakwood Home Care: Inadequate last year, recovered this autumn: sustaining
+    await cases.record_rating(
+        tom, exeter, _rating("2025-12-01", "Inadequate", caring="Requires improvement")
+    )
+    case = await cases.open_case(tom, exeter)
+    await _findings(tom, case["id"], ["care_plans", "consent", "governance"])
+    await cases.record_rating(
+        tom, exeter, _rating("2026-10-20", "Requires improvement", caring="Good", responsive="Good")
+    )
+
+    # Harbour View: an old journey that ended well, and a new one after a fall back
+    await cases.record_rating(lucy, harbour, _rating("2019-03-01", "Inadequate"))
+    old = await cases.open_case(lucy, harbour)
+    await _findings(lucy, old["id"], ["risk", "governance"])
+    await cases.record_rating(lucy, harbour, _rating("2020-02-01", "Good"))
+    old = await cases.get_case(lucy, old["id"])
+    await cases.move(lucy, old["id"], "closed", outcome="improved", version=old["version"])
+    await cases.record_rating(
+        lucy,
+        harbour,
+        _rating(
+            "2026-06-10",
+            "Inadequate",
+            caring="Requires improvement",
+            effective="Requires improvement",
+        ),
+    )
+    case = await cases.open_case(lucy, harbour)
+    await _findings(lucy, case["id"], ["safeguarding", "staffing", "governance", "consent"])
+
+    # Supported living: Good, no case
+    await cases.record_rating(
+        people_["quality@harbour.demo"], living, _rating("2025-08-01", "Good")
+    )
 
 
 async def prepare() -> list[tuple[str, str]]:

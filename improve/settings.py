@@ -60,6 +60,11 @@ VARIABLES: tuple[Variable, ...] = (
         "5",
         "Failed logins allowed for an email before it is locked out for a while.",
     ),
+    Variable(
+        "IMPROVE_SUSTAIN_MONTHS",
+        "12",
+        "After the rating recovers, a case keeps being watched this many months.",
+    ),
     Variable("IMPROVE_DB_POOL_SIZE", "10", "PostgreSQL connections per app instance."),
     Variable("IMPROVE_SMTP_HOST", "", "SMTP server for email; empty means email is not sent."),
     Variable("IMPROVE_SMTP_PORT", "587", "SMTP port."),
@@ -123,6 +128,7 @@ class Settings:
     session_hours: int = 12
     login_free_attempts: int = 5
     db_pool_size: int = 10
+    sustain_months: int = 12
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: SmtpSecurity = "starttls"
@@ -197,6 +203,7 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         session_hours=_int("IMPROVE_SESSION_HOURS", env, minimum=1),
         login_free_attempts=_int("IMPROVE_LOGIN_FREE_ATTEMPTS", env, minimum=1),
         db_pool_size=_int("IMPROVE_DB_POOL_SIZE", env, minimum=1),
+        sustain_months=_int("IMPROVE_SUSTAIN_MONTHS", env, minimum=1),
         smtp_host=_read("IMPROVE_SMTP_HOST", env),
         smtp_port=_int("IMPROVE_SMTP_PORT", env, minimum=1),
         smtp_security=_choice("IMPROVE_SMTP_SECURITY", env, ("starttls", "tls", "none")),  # type: ignore[arg-type]

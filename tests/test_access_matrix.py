@@ -99,6 +99,8 @@ MATRIX = [
     Entry("POST", "/admin/services", ADMIN, {"name": ""}),
     Entry("GET", "/admin/services/{service_id:int}", ADMIN),
     Entry("POST", "/admin/services/{service_id:int}", ADMIN, {"name": ""}),
+    Entry("GET", "/admin/imports", ADMIN),
+    Entry("POST", "/admin/imports", ADMIN, {"kind": "directory"}),
     Entry("GET", "/api/v1/me", USER),
     Entry("GET", "/api/v1/services", USER),
     Entry("GET", "/api/v1/services/{service_id:int}", VIEW),

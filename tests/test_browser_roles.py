@@ -91,6 +91,7 @@ async def test_admin_pages(page, two_providers):
         ("/admin/services", "admin-services"),
         (f"/admin/services/{two_providers['oak_home']['id']}", "admin-service"),
         (f"/admin/users/{two_providers['people']['quality_lead']['id']}", "admin-user"),
+        ("/admin/imports", "admin-imports"),
     ]:
         response = await page.goto(path)
         assert response.status == 200, path
@@ -111,3 +112,23 @@ async def test_manager_edits_service_details_with_a_clear_error(page, two_provid
     await page.get_by_role("button", name="Save").click()
     await page.wait_for_load_state("networkidle")
     assert "38" in await page.locator("dl").inner_text()
+
+
+async def test_admin_imports_the_care_directory(page, two_providers, tmp_path):
+    from pathlib import Path
+
+    source = Path(__file__).parent / "data" / "care_directory.csv"
+    csv_file = tmp_path / "directory.csv"
+    csv_file.write_text(
+        source.read_text()
+        .replace("1-000000", "1-999000")
+        .replace("Moorland Care", "Moorland Care Three")
+    )
+    await log_in_with_form(page, two_providers["people"]["admin"]["email"], PASSWORD)
+    await page.goto("/admin/imports")
+    await page.get_by_label("The CQC care directory (CSV)").check()
+    await page.get_by_label("File").set_input_files(str(csv_file))
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await page.wait_for_load_state("networkidle")
+    assert "3 created, 0 updated" in await page.locator("main").inner_text()
+    await visit(page, "admin-imported")

@@ -266,3 +266,22 @@ async def test_history_exports_as_csv_without_formula_injection(home):
     assert text.splitlines()[0] == "when,who,what,id,action,summary,before,after"
     assert "=HYPERLINK" not in text.replace("'=HYPERLINK", "")
     assert await Case.count().where(Case.id == case["id"]) == 1
+
+
+async def test_the_watching_period_is_a_setting(home):
+    from improve.settings import get_settings, override, use
+
+    saved = get_settings()
+    override(sustain_months=6)
+    try:
+        case = await _open(home)
+        with clock.frozen(dt.datetime(2026, 11, 20, tzinfo=dt.UTC)):
+            await cases.record_rating(
+                home["manager"],
+                home["service"]["id"],
+                {"published_on": "2026-11-10", "overall": "Good"},
+            )
+        case = await cases.get_case(home["manager"], case["id"])
+        assert case["sustain_until"] == dt.date(2027, 5, 10)
+    finally:
+        use(saved)

@@ -117,8 +117,7 @@ def test_demo_creates_then_reuses_its_database(tmp_path):
     database = tmp_path / "var" / "demo.sqlite"
     count = sqlite3.connect(database).execute("SELECT count(*) FROM service").fetchone()[0]
     assert count >= 5
-    stages = {r[0] for r in sqlite3.connect(database).execute(
-        "SELECT stage FROM improvement_case")}
+    stages = {r[0] for r in sqlite3.connect(database).execute("SELECT stage FROM improvement_case")}
     assert {"assessing", "plan_drafted", "sustaining", "closed"} <= stages
     findings = sqlite3.connect(database).execute("SELECT count(*) FROM finding").fetchone()[0]
     assert findings >= 10

@@ -14,10 +14,13 @@ from litestar.response import Redirect, Template
 from improve.accounts import people
 from improve.accounts.tables import OrgKind, Role
 from improve.errors import Invalid
+from improve.services import cqc, importer
 from improve.services import domain as services
 from improve.services.tables import SERVICE_TYPE_LABELS
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+
+MAX_IMPORT = 20 * 1024 * 1024
 
 
 def admins_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -280,6 +283,58 @@ async def update_service(
     return Redirect(f"/admin/services/{service_id}", status_code=303)
 
 
+# --- CQC imports ---------------------------------------------------------------------
+
+
+async def _imports_page(viewer: CurrentViewer, status: int = 200, **extra: Any) -> Template:
+    return _page(
+        "imports",
+        viewer,
+        status,
+        providers=await people.list_organisations(OrgKind.PROVIDER),
+        errors=extra.get("errors", {}),
+        report=extra.get("report"),
+    )
+
+
+@get("/imports")
+async def imports(viewer: CurrentViewer) -> Template:
+    return await _imports_page(viewer)
+
+
+@post("/imports")
+async def run_import(request: Request, viewer: CurrentViewer) -> Template:
+    """Upload CQC location records (JSON) or the CQC care directory (CSV): every record is
+    checked first, and a bad file writes nothing."""
+    form = await request.form()
+    upload = form.get("file")
+    kind = form.get("kind", "locations")
+    try:
+        if upload is None or not hasattr(upload, "read"):
+            raise Invalid({"file": "choose a file to import"})
+        content = await upload.read(MAX_IMPORT + 1)
+        if len(content) > MAX_IMPORT:
+            raise Invalid({"file": "is larger than 20 MB"})
+        if kind == "directory":
+            try:
+                text = content.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise Invalid({"file": "is not a UTF-8 CSV file"}) from None
+            locations = [row.location for row in cqc.parse_directory(text)]
+        else:
+            locations = cqc.parse_locations(importer.parse_json_bytes(content))
+        provider = str(form.get("provider") or "")
+        report = await importer.import_locations(
+            viewer,
+            locations,
+            provider_id=int(provider) if provider.isdigit() else None,
+            create_providers=kind == "directory",
+        )
+    except Invalid as exc:
+        return await _imports_page(viewer, 400, errors=exc.errors)
+    return await _imports_page(viewer, report=report)
+
+
 router = Router(
     path="/admin",
     guards=[admins_only],
@@ -299,5 +354,7 @@ router = Router(
         create_service,
         service,
         update_service,
+        imports,
+        run_import,
     ],
 )

@@ -17,8 +17,8 @@ REINSPECTION_MONTHS = 6
 ACTION_PLAN_DAYS = 28
 # Special measures normally last no more than 12 months in all.
 SPECIAL_MEASURES_MONTHS = 12
-# After the rating recovers, keep watching: improvement often fades.
-SUSTAIN_MONTHS = 12
+# After the rating recovers, keep watching (improvement often fades): how many months is
+# the IMPROVE_SUSTAIN_MONTHS setting, 12 by default.
 
 ASSUMPTIONS = (
     f"Expected re-inspection defaults to {REINSPECTION_MONTHS} months after publication "

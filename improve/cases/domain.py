@@ -28,6 +28,7 @@ from improve.errors import Conflict, Invalid, NotFound
 from improve.framework import KEY_QUESTIONS
 from improve.services import ratings
 from improve.services.tables import Enforcement, EnforcementKind, Rating, Service
+from improve.settings import get_settings
 
 SOURCES = {
     "cqc_inspection": "CQC inspection",
@@ -196,7 +197,9 @@ async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: rat
     )
     after = {"stage": effect.stage, "special_measures": effect.special_measures}
     if effect.stage == Stage.SUSTAINING and case["stage"] != Stage.SUSTAINING:
-        after["sustain_until"] = deadlines.add_months(rating.published_on, deadlines.SUSTAIN_MONTHS)
+        after["sustain_until"] = deadlines.add_months(
+            rating.published_on, get_settings().sustain_months
+        )
     before = {k: case[k] for k in after}
     if before != after:
         await Case.update(

@@ -54,6 +54,21 @@ VIEWER_FIELDS = (
 )
 
 
+def viewer_columns(user: Any) -> tuple[Column, ...]:
+    """The columns a Viewer is made from, read through ``user``: the User table itself or
+    a foreign key to it (``UserSession.user``), so one query finds the person."""
+    organisation = user.organisation
+    return (
+        user.id.as_alias("id"),
+        user.email.as_alias("email"),
+        user.name.as_alias("name"),
+        user.role.as_alias("role"),
+        organisation.as_alias("organisation"),
+        organisation.name.as_alias("organisation_name"),
+        organisation.kind.as_alias("organisation_kind"),
+    )
+
+
 def viewer_from_row(row: dict[str, Any]) -> Viewer:
     return Viewer(
         user_id=row["id"],

@@ -30,6 +30,29 @@ def _serve(host: str, port: int, workers: int, app: object | None = None) -> Non
     )
 
 
+def _with_database(work):
+    """Run ``work()`` (a coroutine function) with the database ready, as the app would."""
+    from improve import db
+
+    async def run():
+        await db.prepare(1)
+        try:
+            return await work()
+        finally:
+            await db.release()
+
+    return asyncio.run(run())
+
+
+def _refused(errors: dict[str, str], closing: str = "") -> int:
+    """Say what is wrong, one line per field, on stderr; the exit status for refusals."""
+    for where, message in errors.items():
+        print(f"{where}: {message}", file=sys.stderr)
+    if closing:
+        print(closing, file=sys.stderr)
+    return 2
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings_module.get_settings().check()  # a bad configuration stops here, in one line
     _serve(args.host, args.port, args.workers)
@@ -45,7 +68,6 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    from improve import db
     from improve.accounts import people
     from improve.errors import Invalid
 
@@ -64,47 +86,34 @@ def cmd_user_create(args: argparse.Namespace) -> int:
             return 2
 
     async def create() -> dict:
-        await db.prepare(1)
-        try:
-            org = await people.organisation_by_ref(args.org)
-            return await people.create_user(
-                email=args.email,
-                name=args.name or args.email,
-                organisation_id=org["id"],
-                role=args.role,
-                password=password,
-            )
-        finally:
-            await db.release()
+        org = await people.organisation_by_ref(args.org)
+        return await people.create_user(
+            email=args.email,
+            name=args.name or args.email,
+            organisation_id=org["id"],
+            role=args.role,
+            password=password,
+        )
 
     try:
-        user = asyncio.run(create())
+        user = _with_database(create)
     except Invalid as exc:
-        for field, message in exc.errors.items():
-            print(f"{field}: {message}", file=sys.stderr)
-        return 2
+        return _refused(exc.errors)
     print(f"Created {user['email']} ({user['role']}) in {user['organisation_name']}.")
     return 0
 
 
 def cmd_org_create(args: argparse.Namespace) -> int:
-    from improve import db
     from improve.accounts import people
     from improve.errors import Invalid
 
     async def create() -> dict:
-        await db.prepare(1)
-        try:
-            return await people.create_organisation(args.name, args.kind, args.slug)
-        finally:
-            await db.release()
+        return await people.create_organisation(args.name, args.kind, args.slug)
 
     try:
-        org = asyncio.run(create())
+        org = _with_database(create)
     except Invalid as exc:
-        for field, message in exc.errors.items():
-            print(f"{field}: {message}", file=sys.stderr)
-        return 2
+        return _refused(exc.errors)
     print(f"Created {org['kind']} organisation {org['name']} (short name {org['slug']}).")
     return 0
 
@@ -115,7 +124,6 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from improve import db
     from improve.access import Viewer
     from improve.accounts import people
     from improve.accounts.tables import OrgKind, Role
@@ -135,33 +143,22 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
                     raise Invalid({name: f"is not JSON ({exc})"}) from None
                 locations += cqc.parse_locations(data)
     except (OSError, Invalid) as exc:
-        details = getattr(exc, "errors", {"file": str(exc)})
-        for where, message in details.items():
-            print(f"{where}: {message}", file=sys.stderr)
-        print("Nothing was imported.", file=sys.stderr)
-        return 2
+        return _refused(getattr(exc, "errors", {"file": str(exc)}), "Nothing was imported.")
     # the command line acts as the installation's operator
     operator = Viewer(0, "", "improve import-cqc", Role.ADMIN, 0, "", OrgKind.OPERATOR)
 
     async def run():
-        await db.prepare(1)
-        try:
-            provider_id = None
-            if args.provider:
-                provider_id = (await people.organisation_by_ref(args.provider))["id"]
-            return await importer.import_locations(
-                operator, locations, provider_id=provider_id, create_providers=args.directory
-            )
-        finally:
-            await db.release()
+        provider_id = None
+        if args.provider:
+            provider_id = (await people.organisation_by_ref(args.provider))["id"]
+        return await importer.import_locations(
+            operator, locations, provider_id=provider_id, create_providers=args.directory
+        )
 
     try:
-        report = asyncio.run(run())
+        report = _with_database(run)
     except Invalid as exc:
-        for where, message in exc.errors.items():
-            print(f"{where}: {message}", file=sys.stderr)
-        print("Nothing was imported.", file=sys.stderr)
-        return 2
+        return _refused(exc.errors, "Nothing was imported.")
     print(f"Imported {len(locations)} location(s): {report.summary()}.")
     for note in report.notes:
         print(f"  {note}")

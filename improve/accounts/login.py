@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 
 from improve import clock
-from improve.access import Viewer, viewer_from_row
+from improve.access import Viewer, viewer_columns, viewer_from_row
 from improve.accounts import passwords
 from improve.accounts.tables import LoginThrottle, User
 from improve.db import write_tx
@@ -52,13 +52,7 @@ async def authenticate(email: str, password: str) -> Viewer:
         )
     row = (
         await User.select(
-            User.id,
-            User.email,
-            User.name,
-            User.role,
-            User.organisation,
-            User.organisation.name.as_alias("organisation_name"),
-            User.organisation.kind.as_alias("organisation_kind"),
+            *viewer_columns(User),
             User.password_hash,
             User.active,
         )

@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 
 from improve import clock
-from improve.access import Viewer, viewer_from_row
+from improve.access import Viewer, viewer_columns, viewer_from_row
 from improve.accounts.tables import UserSession
 from improve.settings import get_settings
 
@@ -51,13 +51,7 @@ async def viewer_for(token: str) -> Viewer | None:
         await UserSession.select(
             UserSession.id.as_alias("session_id"),
             UserSession.expires_at,
-            UserSession.user.id.as_alias("id"),
-            UserSession.user.email.as_alias("email"),
-            UserSession.user.name.as_alias("name"),
-            UserSession.user.role.as_alias("role"),
-            UserSession.user.organisation.as_alias("organisation"),
-            UserSession.user.organisation.name.as_alias("organisation_name"),
-            UserSession.user.organisation.kind.as_alias("organisation_kind"),
+            *viewer_columns(UserSession.user),
         )
         .where(
             (UserSession.token_hash == digest)

@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from improve import clock
-from improve.access import Viewer, viewer_from_row
+from improve.access import Viewer, viewer_columns, viewer_from_row
 from improve.accounts.people import clean_name
 from improve.accounts.sessions import token_hash
 from improve.accounts.tables import ApiToken
@@ -74,13 +74,7 @@ async def viewer_for(token: str) -> Viewer | None:
         await ApiToken.select(
             ApiToken.id.as_alias("token_id"),
             ApiToken.last_used_at,
-            ApiToken.user.id.as_alias("id"),
-            ApiToken.user.email.as_alias("email"),
-            ApiToken.user.name.as_alias("name"),
-            ApiToken.user.role.as_alias("role"),
-            ApiToken.user.organisation.as_alias("organisation"),
-            ApiToken.user.organisation.name.as_alias("organisation_name"),
-            ApiToken.user.organisation.kind.as_alias("organisation_kind"),
+            *viewer_columns(ApiToken.user),
         )
         .where(
             (ApiToken.token_hash == token_hash(token))

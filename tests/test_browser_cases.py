@@ -89,3 +89,32 @@ async def test_home_page_filters(page, manager_and_home):
     await page.wait_for_load_state("networkidle")
     assert "No service matches these filters" in await page.locator("main").inner_text()
     await visit(page, "home-filtered")
+
+
+async def test_manager_types_in_a_rating_with_a_warning_notice(page, manager_and_home):
+    manager, home = manager_and_home
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.goto(f"/services/{home['id']}/ratings/new")
+    await page.get_by_label("Date the report was published").fill("2026-10-01")
+    await page.get_by_label("Overall").select_option("requires_improvement")
+    await page.get_by_label("Safe", exact=True).select_option("inadequate")
+    await page.get_by_label("Kind 1").select_option("warning_notice")
+    await page.locator("#f-enforcement_1_regulation").select_option("12")
+    await visit(page, "rating-form")
+    await page.get_by_role("button", name="Record rating").click()
+    await page.wait_for_load_state("networkidle")
+    assert (
+        "Comply by a warning notice needs its compliance date"
+        in await page.locator("main").inner_text()
+    )
+    await page.locator("#f-enforcement_1_due").fill("2026-12-20")
+    await page.get_by_role("button", name="Record rating").click()
+    await page.wait_for_load_state("networkidle")
+    text = await page.locator("main").inner_text()
+    assert "Rating recorded." in text and "comply by 20 Dec 2026" in text
+    assert "Inadequate in at least one key question" in text
+    await page.get_by_role("button", name="Open an improvement case").click()
+    await page.wait_for_load_state("networkidle")
+    text = await page.locator("main").inner_text()
+    assert "Warning notice compliance date (regulation 12)" in text
+    assert "Special measures entered" not in text  # only one key question is Inadequate

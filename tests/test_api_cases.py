@@ -1,0 +1,108 @@
+"""Through the JSON API: from an Inadequate rating to a case with findings and timeline."""
+
+from __future__ import annotations
+
+from conftest import api_token
+
+from improve.accounts.tables import OrgKind, Role
+
+
+async def test_rating_to_case_with_findings_through_the_api(client, world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    service = await world.service(provider, manager)
+    auth = {"Authorization": f"Bearer {await api_token(manager)}"}
+    sid = service["id"]
+
+    rating = await client.post(
+        f"/api/v1/services/{sid}/ratings",
+        headers=auth,
+        json={
+            "published_on": "2026-04-30",
+            "overall": "Inadequate",
+            "safe": "Inadequate",
+            "well_led": "Inadequate",
+            "enforcement": [
+                {"kind": "warning_notice", "regulation": "17", "compliance_due_on": "2026-07-01"}
+            ],
+        },
+    )
+    assert rating.status_code == 201, rating.text
+    assert rating.json()["created"] is True
+    case = await client.post(f"/api/v1/services/{sid}/cases", headers=auth)
+    assert case.status_code == 201, case.text
+    case_id = case.json()["id"]
+    assert case.json()["special_measures"] is True
+
+    finding = await client.post(
+        f"/api/v1/cases/{case_id}/findings",
+        headers=auth,
+        json={
+            "regulation": "17",
+            "key_question": "well_led",
+            "items": ["well_led.governance"],
+            "description": "Audits missed the shortfalls.",
+        },
+    )
+    assert finding.status_code == 201, finding.text
+    bad = await client.post(
+        f"/api/v1/cases/{case_id}/findings",
+        headers=auth,
+        json={
+            "regulation": "17",
+            "key_question": "well_led",
+            "items": ["nope"],
+            "description": "x",
+        },
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "items"
+
+    detail = (await client.get(f"/api/v1/cases/{case_id}", headers=auth)).json()
+    keys = [m["key"] for m in detail["timeline"]]
+    assert {
+        "published",
+        "special_measures",
+        "action_plan_due",
+        "warning_notice",
+        "reinspection",
+    } <= set(keys)
+    assert detail["findings"] == 1
+    drafted = next(m for m in detail["moves"] if m["stage"] == "plan_drafted")
+    assert drafted["allowed"] is True
+
+    stale = await client.patch(
+        f"/api/v1/cases/{case_id}",
+        headers=auth,
+        json={"version": 99, "expected_reinspection_on": "2026-12-01"},
+    )
+    assert stale.status_code == 409
+    moved = await client.post(
+        f"/api/v1/cases/{case_id}/stage",
+        headers=auth,
+        json={"stage": "plan_drafted", "version": detail["case"]["version"]},
+    )
+    assert moved.status_code == 201 and moved.json()["stage"] == "plan_drafted"
+
+    history = (await client.get(f"/api/v1/cases/{case_id}/history?limit=2", headers=auth)).json()
+    assert history["total"] == 3 and len(history["items"]) == 2
+    assert history["items"][0]["action"] == "stage_changed"
+
+    listed = (await client.get("/api/v1/services?stage=plan_drafted", headers=auth)).json()
+    assert [s["id"] for s in listed["items"]] == [sid]
+    assert listed["items"][0]["latest_rating"] == "inadequate"
+    frameworks = (await client.get("/api/v1/frameworks", headers=auth)).json()
+    assert len(frameworks[0]["items"]) == 34
+
+
+async def test_pagination_is_stable(client, world):
+    provider = await world.org(OrgKind.PROVIDER)
+    lead = await world.user(provider, Role.QUALITY_LEAD)
+    for n in range(5):
+        await world.service(provider, name=f"Same name {n % 2}")
+    auth = {"Authorization": f"Bearer {await api_token(lead)}"}
+    pages = []
+    for offset in (0, 2, 4):
+        body = (await client.get(f"/api/v1/services?limit=2&offset={offset}", headers=auth)).json()
+        assert body["total"] == 5
+        pages += [s["id"] for s in body["items"]]
+    assert len(pages) == len(set(pages)) == 5

@@ -1,0 +1,1 @@
+"""Action plans built from playbooks modelled on the five Driving Improvement themes."""

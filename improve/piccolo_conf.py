@@ -16,5 +16,6 @@ APP_REGISTRY = AppRegistry(
         "improve.accounts.piccolo_app",
         "improve.services.piccolo_app",
         "improve.cases.piccolo_app",
+        "improve.plans.piccolo_app",
     ]
 )

@@ -224,22 +224,35 @@ async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: rat
 
 
 async def facts(case: dict[str, Any]) -> CaseFacts:
-    findings = await Finding.count().where(Finding.case == case["id"])
-    newer = (
-        await Rating.select(Rating.overall)
-        .where((Rating.service == case["service"]) & (Rating.published_on > case["published_on"]))
-        .order_by(Rating.published_on, ascending=False)
-        .first()
-        if case["published_on"]
-        else None
-    )
-    # The action plan arrives with the plans area; until then every finding is unanswered.
+    """What the stage rules need, in four queries."""
+    from improve.plans.tables import Action, ActionFinding
+
+    finding_ids = [
+        r["id"] for r in await Finding.select(Finding.id).where(Finding.case == case["id"])
+    ]
+    actions = await Action.select(Action.status).where(Action.plan.case == case["id"])
+    answered = {
+        r["finding"]
+        for r in await ActionFinding.select(ActionFinding.finding).where(
+            ActionFinding.action.plan.case == case["id"]
+        )
+    }
+    newer = None
+    if case["published_on"]:
+        newer = (
+            await Rating.select(Rating.overall)
+            .where(
+                (Rating.service == case["service"]) & (Rating.published_on > case["published_on"])
+            )
+            .order_by(Rating.published_on, ascending=False)
+            .first()
+        )
     return CaseFacts(
         stage=Stage(case["stage"]),
-        findings=findings,
-        uncovered_findings=findings,
-        actions=0,
-        open_actions=0,
+        findings=len(finding_ids),
+        uncovered_findings=len([f for f in finding_ids if f not in answered]),
+        actions=len(actions),
+        open_actions=len([a for a in actions if a["status"] not in ("done", "verified")]),
         has_new_rating=newer is not None,
         new_rating_overall=newer["overall"] if newer else "",
     )
@@ -266,6 +279,23 @@ async def move(viewer: Viewer, case_id: int, to: str, *, version: int, outcome: 
         summary=f"{STAGE_LABELS[Stage(case['stage'])]} → {STAGE_LABELS[target]}",
     )
     return await get_case(viewer, case_id)
+
+
+async def set_stage_in_tx(viewer: Viewer, case: dict[str, Any], to: Stage, why: str) -> None:
+    """A move the product makes itself (no version check), inside the caller's
+    transaction: for example the first plan drafted moves an assessing case on."""
+    await Case.update({Case.stage: to, Case.version: Case.version + 1}).where(Case.id == case["id"])
+    await history.record(
+        actor=viewer,
+        service_id=case["service"],
+        case_id=case["id"],
+        entity="case",
+        entity_id=case["id"],
+        action="stage_changed",
+        summary=f"{STAGE_LABELS[Stage(case['stage'])]} → {STAGE_LABELS[to]}: {why}",
+        before={"stage": case["stage"]},
+        after={"stage": to},
+    )
 
 
 async def update_dates(viewer: Viewer, case_id: int, data: dict[str, Any], *, version: int):

@@ -1,0 +1,345 @@
+"""The plan builder: propose playbook actions for a case's findings, let the manager
+choose and adapt them, and commit the plan in one transaction with its history.
+
+Re-running the builder after new findings only adds proposals: actions already in the
+plan are never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from improve import clock, history
+from improve.access import Viewer
+from improve.accounts.tables import Role, User
+from improve.cases import domain as cases
+from improve.cases.stages import Stage
+from improve.db import write_tx
+from improve.errors import Invalid
+from improve.plans import playbooks as playbook_files
+from improve.plans.proposals import FindingRef, Proposal, propose
+from improve.plans.tables import Action, ActionFinding, Plan
+from improve.services.tables import Service
+
+ACTION_STATUSES = {
+    "not_started": "Not started",
+    "in_progress": "In progress",
+    "done": "Done",
+    "verified": "Verified",
+    "blocked": "Blocked",
+}
+FINISHED = ("done", "verified")
+MAX_CUSTOM = 20
+
+ACTION_COLUMNS = (
+    Action.id,
+    Action.plan,
+    Action.template_id,
+    Action.playbook_id,
+    Action.playbook_version,
+    Action.theme,
+    Action.title,
+    Action.steps,
+    Action.why,
+    Action.evidence_expected,
+    Action.measure,
+    Action.owner,
+    Action.owner.name.as_alias("owner_name"),
+    Action.owner_role,
+    Action.due_on,
+    Action.status,
+    Action.blocked_reason,
+    Action.verified_on,
+    Action.version,
+)
+
+
+def finding_refs(findings: list[dict[str, Any]]) -> list[FindingRef]:
+    return [
+        FindingRef(f["id"], f["regulation"], f["key_question"], tuple(f["items"] or ()))
+        for f in findings
+    ]
+
+
+async def plan_of(case_id: int) -> dict[str, Any] | None:
+    return await Plan.select().where(Plan.case == case_id).output(load_json=True).first()
+
+
+async def actions_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
+    """The plan's actions with the findings each answers and whether it is overdue
+    (derived from the due date and status, never stored). Two queries."""
+    await cases.get_case(viewer, case_id)
+    rows = (
+        await Action.select(*ACTION_COLUMNS)
+        .where(Action.plan.case == case_id)
+        .order_by(Action.due_on)
+        .order_by(Action.id)
+        .output(load_json=True)
+    )
+    links = await ActionFinding.select(ActionFinding.action, ActionFinding.finding).where(
+        ActionFinding.action.plan.case == case_id
+    )
+    by_action: dict[int, list[int]] = {}
+    for link in links:
+        by_action.setdefault(link["action"], []).append(link["finding"])
+    today = clock.today()
+    for row in rows:
+        row["finding_ids"] = by_action.get(row["id"], [])
+        row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
+        row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
+    return rows
+
+
+def answered_by(actions: list[dict[str, Any]]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for action in actions:
+        for finding_id in action["finding_ids"]:
+            out.setdefault(finding_id, []).append(action["title"])
+    return out
+
+
+async def builder(viewer: Viewer, case_id: int) -> dict[str, Any]:
+    """What the plan builder page shows: findings, proposals not yet in the plan, and
+    the coverage of every finding."""
+    case = await cases.editable_case(viewer, case_id)
+    service = (
+        await Service.select(Service.service_type).where(Service.id == case["service"]).first()
+    )
+    findings = await cases.findings_of(viewer, case_id)
+    actions = await actions_of(viewer, case_id)
+    taken = {a["template_id"] for a in actions if a["template_id"]}
+    refs = finding_refs(findings)
+    ranked = propose(playbook_files.standard().values(), refs, service["service_type"], taken)
+    return {
+        "case": case,
+        "findings": findings,
+        "actions": actions,
+        "proposals": ranked,
+        "coverage": _coverage(findings, actions),
+        "start": (await plan_of(case_id) or {}).get("started_on") or clock.today(),
+    }
+
+
+def _coverage(findings: list[dict[str, Any]], actions: list[dict[str, Any]]) -> list[dict]:
+    titles = answered_by(actions)
+    return [{"finding": f, "actions": titles.get(f["id"], [])} for f in findings]
+
+
+def _templates() -> dict[str, tuple[playbook_files.ActionTemplate, playbook_files.Playbook]]:
+    return {a.id: (a, b) for b in playbook_files.standard().values() for a in b.actions}
+
+
+def _date(value: Any, field: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid({field: "must be a date (YYYY-MM-DD)"}) from None
+
+
+async def _owners(provider_id: int) -> set[int]:
+    rows = await User.select(User.id).where(
+        (User.organisation == provider_id)
+        & (User.active == True)  # noqa: E712
+        & User.role.is_in([Role.REGISTERED_MANAGER, Role.QUALITY_LEAD])
+    )
+    return {r["id"] for r in rows}
+
+
+async def commit(
+    viewer: Viewer, case_id: int, chosen: list[dict[str, Any]], custom: list[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """Adds the chosen playbook actions (adapted) and custom actions to the case's plan,
+    all in one transaction. Each item may carry title, due_on, owner and finding_ids.
+    Returns the plan's actions."""
+    case = await cases.editable_case(viewer, case_id)
+    if case["stage"] == Stage.CLOSED:
+        raise Invalid({"case": "the case is closed"})
+    if not chosen and not custom:
+        raise Invalid({"actions": "choose at least one action"})
+    if len(custom) > MAX_CUSTOM:
+        raise Invalid({"custom": f"at most {MAX_CUSTOM} custom actions at once"})
+    service = (
+        await Service.select(Service.provider, Service.service_type)
+        .where(Service.id == case["service"])
+        .first()
+    )
+    finding_rows = await cases.findings_of(viewer, case_id)
+    findings = {f["id"] for f in finding_rows}
+    owners = await _owners(service["provider"])
+    existing = await plan_of(case_id)
+    start = existing["started_on"] if existing else clock.today()
+    templates = _templates()
+    taken = {a["template_id"] for a in await actions_of(viewer, case_id) if a["template_id"]}
+    defaults = proposal_defaults(
+        propose(
+            playbook_files.standard().values(),
+            finding_refs(finding_rows),
+            service["service_type"],
+            taken,
+        )
+    )
+    rows: list[tuple[dict[str, Any], list[int]]] = []
+    errors: dict[str, str] = {}
+    for n, item in enumerate(chosen, 1):
+        try:
+            rows.append(_from_template(item, templates, taken, findings, owners, start, defaults))
+        except Invalid as exc:
+            errors.update({f"actions[{n}].{k}": v for k, v in exc.errors.items()})
+    for n, item in enumerate(custom, 1):
+        try:
+            rows.append(_custom(item, findings, owners, start))
+        except Invalid as exc:
+            errors.update({f"custom[{n}].{k}": v for k, v in exc.errors.items()})
+    if errors:
+        raise Invalid(errors)
+    versions = {b.id: b.version for b in playbook_files.standard().values()}
+    async with write_tx():
+        if existing:
+            plan_id = existing["id"]
+        else:
+            created = await Plan.insert(
+                Plan(
+                    case=case_id,
+                    started_on=start,
+                    playbook_versions=versions,
+                    created_by=viewer.user_id,
+                    created_at=clock.now(),
+                )
+            ).returning(Plan.id)
+            plan_id = created[0]["id"]
+        for action, finding_ids in rows:
+            inserted = await Action.insert(Action(plan=plan_id, **action)).returning(Action.id)
+            action_id = inserted[0]["id"]
+            if finding_ids:
+                await ActionFinding.insert(
+                    *[ActionFinding(action=action_id, finding=f) for f in finding_ids]
+                )
+            await history.record(
+                actor=viewer,
+                service_id=case["service"],
+                case_id=case_id,
+                entity="action",
+                entity_id=action_id,
+                action="added",
+                summary=f"Action added: {action['title']}",
+                after={
+                    "title": action["title"],
+                    "due_on": action["due_on"],
+                    "template": action["template_id"],
+                    "findings": finding_ids,
+                },
+            )
+        if case["stage"] == Stage.ASSESSING:
+            await cases.set_stage_in_tx(
+                viewer, case, Stage.PLAN_DRAFTED, "The plan was drafted from the findings"
+            )
+    return await actions_of(viewer, case_id)
+
+
+def _finding_ids(item: dict[str, Any], findings: set[int], default: tuple[int, ...]) -> list[int]:
+    raw = item.get("finding_ids")
+    if raw is None:
+        return list(default)
+    try:
+        ids = sorted({int(i) for i in raw})
+    except (TypeError, ValueError):
+        raise Invalid({"finding_ids": "must be finding ids"}) from None
+    foreign = [i for i in ids if i not in findings]
+    if foreign:
+        raise Invalid({"finding_ids": f"not findings of this case: {foreign}"})
+    return ids
+
+
+def _owner(item: dict[str, Any], owners: set[int]) -> int | None:
+    raw = item.get("owner")
+    if raw in (None, "", 0, "0"):
+        return None
+    try:
+        owner = int(raw)
+    except (TypeError, ValueError):
+        raise Invalid({"owner": "choose a person"}) from None
+    if owner not in owners:
+        raise Invalid({"owner": "must be a registered manager or quality lead of the provider"})
+    return owner
+
+
+def _title(value: Any, default: str = "") -> str:
+    title = " ".join(str(value or default).split())
+    if not title:
+        raise Invalid({"title": "is required"})
+    if len(title) > 200:
+        raise Invalid({"title": "must be at most 200 characters"})
+    return title
+
+
+def _from_template(
+    item: dict[str, Any],
+    templates: dict,
+    taken: set[str],
+    findings: set[int],
+    owners: set[int],
+    start: dt.date,
+    defaults: dict[str, tuple[int, ...]],
+) -> tuple[dict[str, Any], list[int]]:
+    template_id = str(item.get("template_id") or "")
+    if template_id not in templates:
+        raise Invalid({"template_id": f"no playbook action '{template_id}'"})
+    if template_id in taken:
+        raise Invalid({"template_id": f"'{template_id}' is already in the plan"})
+    template, book = templates[template_id]
+    due = _date(item.get("due_on"), "due_on") or start + dt.timedelta(days=template.due_days)
+    default = defaults.get(template_id, ())
+    return dict(
+        template_id=template.id,
+        playbook_id=book.id,
+        playbook_version=book.version,
+        theme=template.theme,
+        title=_title(item.get("title"), template.title),
+        steps=list(template.steps),
+        why=template.why,
+        evidence_expected=list(template.evidence),
+        measure=template.measure,
+        owner=_owner(item, owners),
+        owner_role=template.owner_role,
+        due_on=due,
+        status="not_started",
+        created_at=clock.now(),
+    ), _finding_ids(item, findings, default)
+
+
+def _custom(
+    item: dict[str, Any], findings: set[int], owners: set[int], start: dt.date
+) -> tuple[dict[str, Any], list[int]]:
+    theme = str(item.get("theme") or "")
+    if theme not in playbook_files.THEMES:
+        raise Invalid({"theme": "choose one of the five themes"})
+    due = _date(item.get("due_on"), "due_on")
+    if due is None:
+        raise Invalid({"due_on": "is required"})
+    steps = [s.strip() for s in str(item.get("steps") or "").splitlines() if s.strip()]
+    return dict(
+        template_id=None,
+        playbook_id="",
+        playbook_version=0,
+        theme=theme,
+        title=_title(item.get("title")),
+        steps=steps,
+        why=str(item.get("why") or ""),
+        evidence_expected=[],
+        measure=None,
+        owner=_owner(item, owners),
+        owner_role="registered_manager",
+        due_on=due,
+        status="not_started",
+        created_at=clock.now(),
+    ), _finding_ids(item, findings, ())
+
+
+def proposal_defaults(proposals: list[Proposal]) -> dict[str, tuple[int, ...]]:
+    """The findings each proposal answers, used when the manager does not change them."""
+    return {p.template.id: p.finding_ids for p in proposals}

@@ -1,0 +1,50 @@
+from piccolo.columns import JSON, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from improve.accounts.tables import User
+from improve.cases.tables import Case, Finding
+
+
+class Plan(Table, tablename="action_plan"):
+    """A case's action plan (one per case). Keeps the playbook versions it was built from."""
+
+    case = ForeignKey(references=Case, on_delete=OnDelete.restrict, null=False, unique=True)
+    started_on = Date()
+    playbook_versions = JSON(default={})  # {playbook id: version}
+    created_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
+    created_at = Timestamptz()
+    version = Integer(default=1)
+
+
+class Action(Table, tablename="plan_action"):
+    """One action of a plan: adapted from a playbook template, or written by the manager."""
+
+    plan = ForeignKey(references=Plan, on_delete=OnDelete.restrict, null=False, index=True)
+    template_id = Varchar(length=120, null=True, default=None)  # null: a custom action
+    playbook_id = Varchar(length=60, default="")
+    playbook_version = Integer(default=0)
+    theme = Varchar(length=40)
+    title = Varchar(length=200)
+    steps = JSON(default=[])
+    why = Text(default="")
+    evidence_expected = JSON(default=[])
+    measure = Varchar(length=40, null=True, default=None)
+    owner = ForeignKey(
+        references=User, on_delete=OnDelete.set_null, null=True, default=None, index=True
+    )
+    owner_role = Varchar(length=40, default="registered_manager")
+    # indexed: reminder jobs look for actions due soon or overdue
+    due_on = Date(index=True)
+    status = Varchar(length=20, default="not_started", index=True)
+    blocked_reason = Text(default="")
+    verified_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
+    verified_on = Date(null=True, default=None)
+    created_at = Timestamptz()
+    version = Integer(default=1)
+
+
+class ActionFinding(Table, tablename="action_finding"):
+    """Which findings an action answers (unique pair: a raw index in the migration)."""
+
+    action = ForeignKey(references=Action, on_delete=OnDelete.cascade, null=False, index=True)
+    finding = ForeignKey(references=Finding, on_delete=OnDelete.restrict, null=False, index=True)

@@ -21,6 +21,7 @@ from improve.admin.routes import router as admin_router
 from improve.api.routes import router as api_router
 from improve.cases import routes as case_routes
 from improve.paths import STATIC_DIR
+from improve.plans import routes as plan_routes
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
 from improve.web import templating
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *account_routes.ROUTES,
             *service_routes.ROUTES,
             *case_routes.ROUTES,
+            *plan_routes.ROUTES,
             admin_router,
             api_router,
             create_static_files_router(

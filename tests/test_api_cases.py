@@ -106,3 +106,58 @@ async def test_pagination_is_stable(client, world):
         assert body["total"] == 5
         pages += [s["id"] for s in body["items"]]
     assert len(pages) == len(set(pages)) == 5
+
+
+async def test_plan_through_the_api(client, world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    service = await world.service(provider, manager)
+    auth = {"Authorization": f"Bearer {await api_token(manager)}"}
+    await client.post(
+        f"/api/v1/services/{service['id']}/ratings",
+        headers=auth,
+        json={"published_on": "2026-04-30", "overall": "Inadequate"},
+    )
+    case_id = (await client.post(f"/api/v1/services/{service['id']}/cases", headers=auth)).json()[
+        "id"
+    ]
+    finding = (
+        await client.post(
+            f"/api/v1/cases/{case_id}/findings",
+            headers=auth,
+            json={
+                "regulation": "16",
+                "key_question": "responsive",
+                "description": "Complaints lost.",
+            },
+        )
+    ).json()
+    proposals = (await client.get(f"/api/v1/cases/{case_id}/plan/proposals", headers=auth)).json()
+    assert proposals and proposals[0]["finding_ids"] == [finding["id"]]
+    assert "regulation 16" in " ".join(proposals[0]["reasons"])
+    refused = await client.post(
+        f"/api/v1/cases/{case_id}/plan/actions",
+        headers=auth,
+        json={"actions": [{"template_id": "nope.nothing"}]},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "actions[1].template_id"
+    plan = await client.post(
+        f"/api/v1/cases/{case_id}/plan/actions",
+        headers=auth,
+        json={
+            "actions": [{"template_id": proposals[0]["template_id"], "due_on": "2026-06-30"}],
+            "custom": [
+                {
+                    "title": "Complaints log at reception",
+                    "theme": "cultural_change",
+                    "due_on": "2026-06-01",
+                    "finding_ids": [finding["id"]],
+                }
+            ],
+        },
+    )
+    assert plan.status_code == 201, plan.text
+    body = plan.json()
+    assert len(body["actions"]) == 2 and body["uncovered"] == 0
+    assert body["coverage"][0]["covered"] is True

@@ -18,6 +18,7 @@ from msgspec import Meta
 from improve import access
 from improve.accounts import people
 from improve.api import cases as case_api
+from improve.api import plans as plan_api
 from improve.api.schemas import (
     Me,
     OrganisationIn,
@@ -150,6 +151,7 @@ router = Router(
     path="/api/v1",
     route_handlers=[
         *case_api.ROUTES,
+        *plan_api.ROUTES,
         me,
         list_services,
         get_service,

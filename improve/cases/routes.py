@@ -32,7 +32,16 @@ def _labels() -> dict[str, Any]:
 
 
 async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> Template:
+    from improve.plans import domain as plans
+
     view = await cases.case_view(viewer, case_id)
+    actions = await plans.actions_of(viewer, case_id)
+    answered = plans.answered_by(actions)
+    summary = {
+        "actions": len(actions),
+        "overdue": sum(1 for a in actions if a["overdue"]),
+        "uncovered": sum(1 for f in view["findings"] if f["id"] not in answered),
+    }
     fw = framework.get("saf")
     context = {
         "viewer": viewer,
@@ -40,6 +49,7 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
         "framework": fw,
         "errors": {},
         "message": None,
+        "plan_summary": summary,
         **_labels(),
     }
     context.update(extra)

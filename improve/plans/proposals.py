@@ -15,6 +15,9 @@ from improve import framework
 from improve.plans.playbooks import ActionTemplate, Playbook
 
 WEIGHTS = {"quality_statement": 3, "regulation": 2, "key_question": 1}
+# Proposals at least this strong start ticked in the builder; weaker ones are offered
+# but left for the manager to choose, so a plan is not flooded with loose matches.
+STRONG = 3
 
 
 @dataclass(frozen=True)

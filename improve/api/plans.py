@@ -1,0 +1,180 @@
+"""JSON API v1 for action plans: proposals, committing, the plan with its coverage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from litestar import get, post
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import FromPath, JSONBody
+from msgspec import Meta
+
+from improve.cases import domain as cases
+from improve.plans import domain as plans
+from improve.web.auth import CurrentViewer
+
+ERRORS = [NotAuthorizedException, NotFoundException, ValidationException]
+WRITE_ERRORS = [*ERRORS, PermissionDeniedException]
+
+
+class ProposalOut(msgspec.Struct):
+    template_id: str
+    theme: str
+    title: str
+    steps: list[str]
+    why: str
+    owner_role: str
+    due_days: int
+    evidence: list[str]
+    measure: str | None
+    finding_ids: list[int]
+    score: int
+    reasons: list[str]
+
+
+class ActionOut(msgspec.Struct):
+    id: int
+    template_id: str | None
+    playbook_id: str
+    playbook_version: int
+    theme: str
+    title: str
+    owner_id: int | None
+    owner_name: str | None
+    due_on: dt.date
+    status: str
+    overdue: bool
+    finding_ids: list[int]
+    version: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ActionOut:
+        return cls(
+            row["id"],
+            row["template_id"],
+            row["playbook_id"],
+            row["playbook_version"],
+            row["theme"],
+            row["title"],
+            row["owner"],
+            row["owner_name"],
+            row["due_on"],
+            row["status"],
+            row["overdue"],
+            row["finding_ids"],
+            row["version"],
+        )
+
+
+class CoverageOut(msgspec.Struct):
+    finding_id: int
+    regulation: str
+    actions: list[str]
+    covered: bool
+
+
+class PlanOut(msgspec.Struct):
+    actions: list[ActionOut]
+    coverage: list[CoverageOut]
+    uncovered: int
+
+
+class ChosenAction(msgspec.Struct, forbid_unknown_fields=True):
+    template_id: str
+    title: Annotated[str, Meta(max_length=200)] | None = None
+    due_on: dt.date | None = None
+    owner: int | None = None
+    finding_ids: list[int] | None = None
+
+
+class CustomAction(msgspec.Struct, forbid_unknown_fields=True):
+    title: Annotated[str, Meta(min_length=1, max_length=200)]
+    theme: str
+    due_on: dt.date
+    owner: int | None = None
+    finding_ids: list[int] = []
+    steps: Annotated[str, Meta(max_length=5000)] = ""
+
+
+class CommitBody(msgspec.Struct, forbid_unknown_fields=True):
+    actions: list[ChosenAction] = []
+    custom: list[CustomAction] = []
+
+
+def _clean(item: msgspec.Struct) -> dict[str, Any]:
+    return {k: v for k, v in msgspec.structs.asdict(item).items() if v is not None}
+
+
+async def _plan_out(viewer, case_id: int) -> PlanOut:
+    findings = await cases.findings_of(viewer, case_id)
+    actions = await plans.actions_of(viewer, case_id)
+    coverage = plans._coverage(findings, actions)
+    return PlanOut(
+        actions=[ActionOut.of(a) for a in actions],
+        coverage=[
+            CoverageOut(
+                c["finding"]["id"], c["finding"]["regulation"], c["actions"], bool(c["actions"])
+            )
+            for c in coverage
+        ],
+        uncovered=sum(1 for c in coverage if not c["actions"]),
+    )
+
+
+@get(
+    "/cases/{case_id:int}/plan",
+    summary="The case's action plan and what each finding is answered by",
+    raises=ERRORS,
+)
+async def get_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> PlanOut:
+    return await _plan_out(viewer, case_id)
+
+
+@get(
+    "/cases/{case_id:int}/plan/proposals",
+    summary="Playbook actions that answer the findings and are not yet in the plan, ranked",
+    raises=WRITE_ERRORS,
+)
+async def get_proposals(viewer: CurrentViewer, case_id: FromPath[int]) -> list[ProposalOut]:
+    view = await plans.builder(viewer, case_id)
+    return [
+        ProposalOut(
+            p.template.id,
+            p.template.theme,
+            p.template.title,
+            list(p.template.steps),
+            p.template.why,
+            p.template.owner_role,
+            p.template.due_days,
+            list(p.template.evidence),
+            p.template.measure,
+            list(p.finding_ids),
+            p.score,
+            list(p.reasons),
+        )
+        for p in view["proposals"]
+    ]
+
+
+@post(
+    "/cases/{case_id:int}/plan/actions",
+    summary="Add chosen playbook actions (adapted) and custom actions, all or nothing",
+    raises=WRITE_ERRORS,
+)
+async def commit_plan(
+    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[CommitBody]
+) -> PlanOut:
+    await plans.commit(
+        viewer, case_id, [_clean(a) for a in data.actions], [_clean(c) for c in data.custom]
+    )
+    return await _plan_out(viewer, case_id)
+
+
+ROUTES = [get_plan, get_proposals, commit_plan]

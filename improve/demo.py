@@ -230,6 +230,20 @@ async def _findings(viewer: Viewer, case_id: int, keys: list[str]) -> None:
         )
 
 
+async def _plan(viewer: Viewer, case_id: int) -> None:
+    """The strong proposals, as a manager accepting the builder's suggestions would."""
+    from improve.plans import domain as plans
+    from improve.plans.proposals import STRONG
+
+    view = await plans.builder(viewer, case_id)
+    chosen = [
+        {"template_id": p.template.id, "owner": viewer.user_id}
+        for p in view["proposals"]
+        if p.score >= STRONG
+    ]
+    await plans.commit(viewer, case_id, chosen)
+
+
 async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     """Rating histories and cases at different points of the journey."""
     tom, grace = people_["manager@oakwood.demo"], people_["deputy.manager@oakwood.demo"]
@@ -273,7 +287,7 @@ async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     await _findings(
         tom, case["id"], ["medicines", "risk", "safeguarding", "governance", "care_plans"]
     )
-    await cases.move(tom, case["id"], "plan_drafted", version=case["version"])
+    await _plan(tom, case["id"])  # drafting the plan moves the case to "plan drafted"
 
     # Beech Lodge: Inadequate in Safe only; the case is being assessed
     await cases.record_rating(grace, beech, _rating("2024-03-01", "Requires improvement"))
@@ -314,6 +328,7 @@ async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     )
     case = await cases.open_case(lucy, harbour)
     await _findings(lucy, case["id"], ["safeguarding", "staffing", "governance", "consent"])
+    await _plan(lucy, case["id"])
 
     # Supported living: Good, no case
     await cases.record_rating(

@@ -83,6 +83,9 @@ MATRIX = [
     Entry("GET", "/cases/{case_id:int}/plan", VIEW),
     Entry("GET", "/cases/{case_id:int}/plan/build", EDIT),
     Entry("POST", "/cases/{case_id:int}/plan/build", EDIT),
+    Entry("POST", "/cases/{case_id:int}/plan/bulk", EDIT),
+    Entry("GET", "/actions/{action_id:int}", VIEW),
+    Entry("POST", "/actions/{action_id:int}", EDIT, {"version": "0"}),
     Entry("GET", "/admin", ADMIN),
     Entry("GET", "/admin/organisations", ADMIN),
     Entry("POST", "/admin/organisations", ADMIN, {"name": "", "kind": "provider"}),
@@ -145,6 +148,9 @@ MATRIX = [
     Entry("GET", "/api/v1/cases/{case_id:int}/plan", VIEW),
     Entry("GET", "/api/v1/cases/{case_id:int}/plan/proposals", EDIT),
     Entry("POST", "/api/v1/cases/{case_id:int}/plan/actions", EDIT, {"actions": []}),
+    Entry("GET", "/api/v1/actions/{action_id:int}", VIEW),
+    Entry("PATCH", "/api/v1/actions/{action_id:int}", EDIT, {"version": 0}),
+    Entry("POST", "/api/v1/cases/{case_id:int}/plan/bulk", EDIT, {"action_ids": []}),
     Entry("GET", "/api/v1/frameworks", USER),
     Entry("GET", "/api/v1/frameworks/{framework_id:str}", USER),
     Entry("GET", "/api/v1/organisations", ADMIN),
@@ -209,7 +215,15 @@ async def scene(world):
             case["id"],
             {"regulation": "12", "key_question": "safe", "description": "Unsafe medicines"},
         )
-        cases_[key] = (case, finding)
+        from improve.plans import domain as plans
+
+        added = await plans.commit(
+            admin,
+            case["id"],
+            [],
+            [{"title": "Matrix action", "theme": "staffing", "due_on": "2026-12-01"}],
+        )
+        cases_[key] = (case, finding, added[0])
     return {
         "people": people,
         "home_a": home_a,
@@ -244,12 +258,18 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "case_id": scene["cases"]["a" if in_scope else "b"][0]["id"],
         "finding_id": scene["cases"]["a" if in_scope else "b"][1]["id"],
         "framework_id": "saf",
+        "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "path": "openapi.json",
     }
     if role == "admin" and not in_scope:
         # nothing is out of an administrator's scope: use ids that do not exist
         ids.update(
-            service_id=999_999, org_id=999_999, user_id=999_999, case_id=999_999, finding_id=999_999
+            service_id=999_999,
+            org_id=999_999,
+            user_id=999_999,
+            case_id=999_999,
+            finding_id=999_999,
+            action_id=999_999,
         )
     owner = me if in_scope and me else scene["victim"]
     token, _ = await tokens.create(viewer_of(owner), "to revoke")

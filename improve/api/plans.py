@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, post
+from litestar import get, patch, post
 from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
@@ -178,3 +178,103 @@ async def commit_plan(
 
 
 ROUTES = [get_plan, get_proposals, commit_plan]
+
+
+class NoteOut(msgspec.Struct):
+    author: str
+    at: dt.datetime
+    text: str
+
+
+class ActionDetail(msgspec.Struct):
+    action: ActionOut
+    case_id: int
+    steps: list[str]
+    why: str
+    evidence_expected: list[str]
+    measure: str | None
+    blocked_reason: str
+    verified_on: dt.date | None
+    verification_note: str
+    notes: list[NoteOut]
+
+
+class ActionPatch(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    status: str | msgspec.UnsetType = msgspec.UNSET
+    reason: Annotated[str, Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
+    evidence: Annotated[str, Meta(max_length=5000)] | msgspec.UnsetType = msgspec.UNSET
+    note: Annotated[str, Meta(max_length=5000)] | msgspec.UnsetType = msgspec.UNSET
+    owner: int | None | msgspec.UnsetType = msgspec.UNSET
+    due_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    title: Annotated[str, Meta(max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class BulkBody(msgspec.Struct, forbid_unknown_fields=True):
+    action_ids: list[int]
+    owner: int | None = None
+    shift_days: int | None = None
+
+
+class BulkOut(msgspec.Struct):
+    changed: int
+
+
+def _detail(row: dict[str, Any]) -> ActionDetail:
+    return ActionDetail(
+        action=ActionOut.of(row),
+        case_id=row["case_id"],
+        steps=list(row["steps"] or []),
+        why=row["why"],
+        evidence_expected=list(row["evidence_expected"] or []),
+        measure=row["measure"],
+        blocked_reason=row["blocked_reason"],
+        verified_on=row["verified_on"],
+        verification_note=row["verification_note"],
+        notes=[NoteOut(n["author_name"], n["at"], n["text"]) for n in row["notes"]],
+    )
+
+
+@get("/actions/{action_id:int}", summary="One action with its notes", raises=ERRORS)
+async def get_action(viewer: CurrentViewer, action_id: FromPath[int]) -> ActionDetail:
+    from improve.plans import actions
+
+    return _detail(await actions.get_action(viewer, action_id))
+
+
+@patch(
+    "/actions/{action_id:int}",
+    summary="Change an action's status, owner, due date or title, or add a note (send the "
+    "version you read; verification needs evidence and someone other than the owner)",
+    raises=WRITE_ERRORS,
+)
+async def patch_action(
+    viewer: CurrentViewer, action_id: FromPath[int], data: JSONBody[ActionPatch]
+) -> ActionDetail:
+    from improve.plans import actions
+
+    changes = {
+        f: getattr(data, f)
+        for f in data.__struct_fields__
+        if f != "version" and getattr(data, f) is not msgspec.UNSET
+    }
+    return _detail(await actions.update(viewer, action_id, changes, version=data.version))
+
+
+@post(
+    "/cases/{case_id:int}/plan/bulk",
+    summary="Reassign or move the due dates of several actions at once, all or nothing",
+    raises=WRITE_ERRORS,
+)
+async def bulk_change(
+    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[BulkBody]
+) -> BulkOut:
+    from improve.plans import actions
+
+    changed = await actions.bulk(
+        viewer, case_id, data.action_ids, owner=data.owner, shift_days=data.shift_days
+    )
+    return BulkOut(changed)
+
+
+ROUTES += [get_action, patch_action, bulk_change]

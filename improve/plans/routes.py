@@ -35,8 +35,9 @@ async def _people(case: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
-@get("/cases/{case_id:int}/plan", include_in_schema=False)
-async def plan_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+async def _plan_page(
+    viewer, case_id: int, errors: dict | None = None, status: int = 200
+) -> Template:
     case = await cases.get_case(viewer, case_id)
     findings = await cases.findings_of(viewer, case_id)
     actions = await plans.actions_of(viewer, case_id)
@@ -51,8 +52,16 @@ async def plan_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
             "STATUSES": plans.ACTION_STATUSES,
             "framework": framework.get("saf"),
             "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+            "people": await _people(case),
+            "errors": errors or {},
         },
+        status_code=status,
     )
+
+
+@get("/cases/{case_id:int}/plan", include_in_schema=False)
+async def plan_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+    return await _plan_page(viewer, case_id)
 
 
 async def _builder_page(
@@ -145,3 +154,84 @@ async def commit_plan(
 
 
 ROUTES = [plan_page, builder_page, commit_plan]
+
+
+async def _action_page(
+    viewer, action_id: int, errors: dict | None = None, status: int = 200
+) -> Template:
+    from improve.plans import actions
+
+    action = await actions.get_action(viewer, action_id)
+    findings = {f["id"]: f for f in await cases.findings_of(viewer, action["case_id"])}
+    return Template(
+        "plans/action.html",
+        context={
+            "viewer": viewer,
+            "action": action,
+            "case": action["case"],
+            "findings": [findings[i] for i in action["finding_ids"] if i in findings],
+            "people": await _people(action["case"]),
+            "STATUSES": plans.ACTION_STATUSES,
+            "moves": actions.MOVES.get(action["status"], ()),
+            "THEMES": THEMES,
+            "errors": errors or {},
+            "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+        },
+        status_code=status,
+    )
+
+
+@get("/actions/{action_id:int}", include_in_schema=False)
+async def action_page(viewer: CurrentViewer, action_id: FromPath[int]) -> Template:
+    return await _action_page(viewer, action_id)
+
+
+@post("/actions/{action_id:int}", include_in_schema=False)
+async def update_action(
+    request: Request, viewer: CurrentViewer, action_id: FromPath[int]
+) -> Template | Redirect:
+    from improve.errors import Conflict
+    from improve.plans import actions
+
+    await actions.get_action(viewer, action_id)  # scope before reading the body
+    form = await request.form()
+    data = {k: v for k, v in form.items() if k not in ("_csrf_token", "version")}
+    if not data.get("owner") and "owner" in data and form.get("keep_owner"):
+        data.pop("owner")
+    try:
+        await actions.update(
+            viewer, action_id, data, version=cases.validate_version(form.get("version"))
+        )
+    except Invalid as exc:
+        return await _action_page(viewer, action_id, exc.errors, 400)
+    except Conflict as exc:
+        return await _action_page(viewer, action_id, {"version": str(exc)}, 409)
+    return Redirect(f"/actions/{action_id}", status_code=303)
+
+
+@post("/cases/{case_id:int}/plan/bulk", include_in_schema=False)
+async def bulk_change(
+    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
+) -> Template | Redirect:
+    from improve.plans import actions
+
+    await cases.editable_case(viewer, case_id)
+    form = await request.form()
+    try:
+        ids = [int(i) for i in (form.getall("action") if "action" in form else [])]
+        shift = str(form.get("shift_days") or "").strip()
+        await actions.bulk(
+            viewer,
+            case_id,
+            ids,
+            owner=form.get("owner") or None,
+            shift_days=int(shift) if shift else None,
+        )
+    except ValueError:
+        return await _plan_page(viewer, case_id, {"shift_days": "must be a whole number"}, 400)
+    except Invalid as exc:
+        return await _plan_page(viewer, case_id, exc.errors, 400)
+    return Redirect(f"/cases/{case_id}/plan", status_code=303)
+
+
+ROUTES += [action_page, update_action, bulk_change]

@@ -41,6 +41,10 @@ class Action(Table, tablename="plan_action"):
     verified_on = Date(null=True, default=None)
     created_at = Timestamptz()
     version = Integer(default=1)
+    # who marked it done: verification must come from someone else
+    done_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
+    done_on = Date(null=True, default=None)
+    verification_note = Text(default="")
 
 
 class ActionFinding(Table, tablename="action_finding"):
@@ -48,3 +52,13 @@ class ActionFinding(Table, tablename="action_finding"):
 
     action = ForeignKey(references=Action, on_delete=OnDelete.cascade, null=False, index=True)
     finding = ForeignKey(references=Finding, on_delete=OnDelete.restrict, null=False, index=True)
+
+
+class ActionNote(Table, tablename="action_note"):
+    """A dated progress note on an action, in the author's words."""
+
+    action = ForeignKey(references=Action, on_delete=OnDelete.cascade, null=False, index=True)
+    author = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
+    author_name = Varchar(length=200, default="")
+    at = Timestamptz()
+    text = Text()

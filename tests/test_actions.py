@@ -1,0 +1,165 @@
+"""Actions: status rules, verification by someone else with evidence, notes, optimistic
+versions and bulk changes in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import viewer_of
+
+from improve import clock, history
+from improve.accounts import people
+from improve.accounts.tables import OrgKind, Role
+from improve.cases import domain as cases
+from improve.errors import Conflict, Forbidden, Invalid
+from improve.plans import actions
+from improve.plans import domain as plans
+from improve.plans.actions import check_status
+
+TODAY = dt.datetime(2026, 5, 20, 9, tzinfo=dt.UTC)
+
+
+def test_status_rules():
+    ok = {"actor_id": 2, "owner_id": 1, "done_by": 1}
+    assert check_status("not_started", "in_progress", **ok) == []
+    assert "From Not started" in check_status("not_started", "verified", **ok)[0]
+    assert check_status("in_progress", "blocked", **ok) == ["Say what is blocking it."]
+    assert (
+        "Someone other than"
+        in check_status("done", "verified", actor_id=1, owner_id=1, done_by=1, evidence="photos")[0]
+    )
+    assert check_status("done", "verified", **ok) == ["Say what evidence shows it worked."]
+    assert check_status("done", "verified", **ok, evidence="Audit 100%") == []
+    assert "reopened" in check_status("verified", "in_progress", **ok)[0]
+
+
+@pytest.fixture
+async def plan(world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    lead = await world.user(provider, Role.QUALITY_LEAD)
+    council = await world.org(OrgKind.COMMISSIONER)
+    commissioner = await world.user(council, Role.COMMISSIONER)
+    service = await world.service(provider, manager, (council,))
+    me = viewer_of(manager)
+    with clock.frozen(TODAY):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        case = await cases.open_case(me, service["id"])
+        rows = await plans.commit(
+            me,
+            case["id"],
+            [],
+            [
+                {
+                    "title": "Fix MAR charts",
+                    "theme": "person_centred_care",
+                    "due_on": "2026-06-01",
+                    "owner": manager["id"],
+                },
+                {"title": "Night staffing review", "theme": "staffing", "due_on": "2026-06-10"},
+            ],
+        )
+    return {
+        "manager": me,
+        "lead": viewer_of(lead),
+        "case": case,
+        "actions": rows,
+        "commissioner": viewer_of(commissioner),
+        "manager_row": manager,
+    }
+
+
+async def test_done_then_verified_by_someone_else_with_evidence(plan):
+    me, lead = plan["manager"], plan["lead"]
+    action = plan["actions"][0]
+    with clock.frozen(TODAY):
+        done = await actions.update(
+            me,
+            action["id"],
+            {"status": "done", "note": "All charts rewritten"},
+            version=action["version"],
+        )
+        assert done["status"] == "done" and done["done_by"] == me.user_id
+        with pytest.raises(Invalid) as refused:
+            await actions.update(
+                me,
+                action["id"],
+                {"status": "verified", "evidence": "mine"},
+                version=done["version"],
+            )
+        assert "Someone other than" in refused.value.errors["status"]
+        verified = await actions.update(
+            lead,
+            action["id"],
+            {"status": "verified", "evidence": "MAR audit 20 May: no gaps in 4 weeks"},
+            version=done["version"],
+        )
+    assert verified["status"] == "verified" and verified["verified_on"] == TODAY.date()
+    assert verified["verification_note"].startswith("MAR audit")
+    assert [n["text"] for n in verified["notes"]] == ["All charts rewritten"]
+    events = await history.feed(me, plan["case"]["id"], entity="action")
+    assert {"changed", "note_added"} <= {e["action"] for e in events}
+
+
+async def test_concurrent_edits_do_not_overwrite_each_other(plan):
+    me, lead = plan["manager"], plan["lead"]
+    action = plan["actions"][0]
+    await actions.update(me, action["id"], {"status": "in_progress"}, version=action["version"])
+    with pytest.raises(Conflict):
+        await actions.update(
+            lead, action["id"], {"due_on": "2026-07-01"}, version=action["version"]
+        )
+
+
+async def test_blocking_needs_a_reason(plan):
+    action = plan["actions"][1]
+    with pytest.raises(Invalid) as refused:
+        await actions.update(
+            plan["manager"], action["id"], {"status": "blocked"}, version=action["version"]
+        )
+    assert refused.value.errors["status"] == "Say what is blocking it."
+    blocked = await actions.update(
+        plan["manager"],
+        action["id"],
+        {"status": "blocked", "reason": "Waiting for the dependency tool licence"},
+        version=action["version"],
+    )
+    assert blocked["blocked_reason"].startswith("Waiting")
+
+
+async def test_commissioners_cannot_change_actions(plan):
+    action = plan["actions"][0]
+    with pytest.raises(Forbidden):
+        await actions.update(
+            plan["commissioner"], action["id"], {"status": "in_progress"}, version=action["version"]
+        )
+    seen = await actions.get_action(plan["commissioner"], action["id"])
+    assert seen["title"] == "Fix MAR charts"
+
+
+async def test_bulk_reassign_and_move_dates_in_one_transaction(plan):
+    me, lead = plan["manager"], plan["lead"]
+    ids = [a["id"] for a in plan["actions"]]
+    changed = await actions.bulk(me, plan["case"]["id"], ids, owner=lead.user_id, shift_days=7)
+    assert changed == 2
+    rows = {a["id"]: a for a in await plans.actions_of(me, plan["case"]["id"])}
+    assert {r["owner"] for r in rows.values()} == {lead.user_id}
+    assert rows[ids[0]]["due_on"] == dt.date(2026, 6, 8)
+    with pytest.raises(Invalid):
+        await actions.bulk(me, plan["case"]["id"], [*ids, 999_999], shift_days=1)
+    unchanged = {a["id"]: a["due_on"] for a in await plans.actions_of(me, plan["case"]["id"])}
+    assert unchanged[ids[0]] == dt.date(2026, 6, 8)  # nothing half-written
+
+
+async def test_owner_must_work_for_the_provider(plan, world):
+    stranger = await world.user(await world.org(OrgKind.PROVIDER), Role.QUALITY_LEAD)
+    action = plan["actions"][0]
+    with pytest.raises(Invalid) as refused:
+        await actions.update(
+            plan["manager"], action["id"], {"owner": stranger["id"]}, version=action["version"]
+        )
+    assert "owner" in refused.value.errors
+    assert (await people.user(stranger["id"]))["role"] == "quality_lead"

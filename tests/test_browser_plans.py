@@ -68,3 +68,55 @@ async def test_manager_builds_the_plan(page, case_with_findings):
 
     await page.goto(f"/cases/{case['id']}")
     assert "Stage: Plan drafted" in await main.inner_text()
+
+
+async def test_an_action_is_done_then_verified_by_the_quality_lead(page, case_with_findings, world):
+    from improve.accounts import people
+    from improve.plans import domain as plans
+
+    manager, case = case_with_findings
+    me = viewer_of(manager)
+    lead = await world.user(
+        await people.organisation(manager["organisation"]), Role.QUALITY_LEAD, name="Quinn Lead"
+    )
+    added = await plans.commit(
+        me,
+        case["id"],
+        [],
+        [
+            {
+                "title": "Rewrite the medicines policy",
+                "theme": "person_centred_care",
+                "due_on": "2026-12-15",
+                "owner": manager["id"],
+            }
+        ],
+    )
+    action_id = added[0]["id"]
+
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.goto(f"/actions/{action_id}")
+    await page.get_by_label("Status").select_option("done")
+    await page.get_by_label("Progress note").fill("Policy rewritten and read by all seniors.")
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state("networkidle")
+    text = await page.locator("main").inner_text()
+    assert "Done" in text and "Policy rewritten" in text
+    await visit(page, "action-done")
+    await page.get_by_label("Status").select_option("verified")
+    await page.get_by_label("Evidence it worked").fill("I checked it myself")
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Someone other than the owner" in await page.locator("main").inner_text()
+    await visit(page, "action-verify-refused")
+    await page.get_by_role("button", name="Log out").click()
+
+    await log_in_with_form(page, lead["email"], PASSWORD)
+    await page.goto(f"/actions/{action_id}")
+    await page.get_by_label("Status").select_option("verified")
+    await page.get_by_label("Evidence it worked").fill("Spot check of 10 MAR charts: no gaps.")
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state("networkidle")
+    text = await page.locator("main").inner_text()
+    assert "Verified by Quinn Lead" in text and "no gaps" in text
+    await visit(page, "action-verified")

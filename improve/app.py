@@ -20,6 +20,7 @@ from improve.accounts import routes as account_routes
 from improve.admin.routes import router as admin_router
 from improve.api.routes import router as api_router
 from improve.cases import routes as case_routes
+from improve.evidence import routes as evidence_routes
 from improve.paths import STATIC_DIR
 from improve.plans import routes as plan_routes
 from improve.services import routes as service_routes
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *service_routes.ROUTES,
             *case_routes.ROUTES,
             *plan_routes.ROUTES,
+            *evidence_routes.PAGE_ROUTES,
             admin_router,
             api_router,
             create_static_files_router(

@@ -17,5 +17,6 @@ APP_REGISTRY = AppRegistry(
         "improve.services.piccolo_app",
         "improve.cases.piccolo_app",
         "improve.plans.piccolo_app",
+        "improve.evidence.piccolo_app",
     ]
 )

@@ -65,6 +65,12 @@ VARIABLES: tuple[Variable, ...] = (
         "12",
         "After the rating recovers, a case keeps being watched this many months.",
     ),
+    Variable(
+        "IMPROVE_UPLOAD_DIR",
+        "var/uploads",
+        "Where evidence files are stored (outside the database, under random names).",
+    ),
+    Variable("IMPROVE_UPLOAD_MAX_MB", "10", "Largest evidence file accepted, in megabytes."),
     Variable("IMPROVE_DB_POOL_SIZE", "10", "PostgreSQL connections per app instance."),
     Variable("IMPROVE_SMTP_HOST", "", "SMTP server for email; empty means email is not sent."),
     Variable("IMPROVE_SMTP_PORT", "587", "SMTP port."),
@@ -129,6 +135,8 @@ class Settings:
     login_free_attempts: int = 5
     db_pool_size: int = 10
     sustain_months: int = 12
+    upload_dir: str = "var/uploads"
+    upload_max_mb: int = 10
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: SmtpSecurity = "starttls"
@@ -204,6 +212,8 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         login_free_attempts=_int("IMPROVE_LOGIN_FREE_ATTEMPTS", env, minimum=1),
         db_pool_size=_int("IMPROVE_DB_POOL_SIZE", env, minimum=1),
         sustain_months=_int("IMPROVE_SUSTAIN_MONTHS", env, minimum=1),
+        upload_dir=_read("IMPROVE_UPLOAD_DIR", env),
+        upload_max_mb=_int("IMPROVE_UPLOAD_MAX_MB", env, minimum=1),
         smtp_host=_read("IMPROVE_SMTP_HOST", env),
         smtp_port=_int("IMPROVE_SMTP_PORT", env, minimum=1),
         smtp_security=_choice("IMPROVE_SMTP_SECURITY", env, ("starttls", "tls", "none")),  # type: ignore[arg-type]

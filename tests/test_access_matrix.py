@@ -26,6 +26,7 @@ EDIT = "service:edit"  # the service in scope: commissioners read only (403)
 ADMIN = "admin"  # administrators only (403 for everyone else)
 IMPORT = "import"  # creates services: administrators and quality leads (403 for others)
 
+FORM = {"__form__": {"text": "matrix"}}  # a multipart body for the API
 ROLES = ["admin", "quality_lead", "registered_manager", "commissioner", "anonymous"]
 
 
@@ -86,6 +87,9 @@ MATRIX = [
     Entry("POST", "/cases/{case_id:int}/plan/bulk", EDIT),
     Entry("GET", "/actions/{action_id:int}", VIEW),
     Entry("POST", "/actions/{action_id:int}", EDIT, {"version": "0"}),
+    Entry("POST", "/actions/{action_id:int}/evidence", EDIT, {"text": ""}),
+    Entry("POST", "/findings/{finding_id:int}/evidence", EDIT, {"text": ""}),
+    Entry("GET", "/evidence/{evidence_id:int}/download", VIEW),
     Entry("GET", "/admin", ADMIN),
     Entry("GET", "/admin/organisations", ADMIN),
     Entry("POST", "/admin/organisations", ADMIN, {"name": "", "kind": "provider"}),
@@ -151,6 +155,10 @@ MATRIX = [
     Entry("GET", "/api/v1/actions/{action_id:int}", VIEW),
     Entry("PATCH", "/api/v1/actions/{action_id:int}", EDIT, {"version": 0}),
     Entry("POST", "/api/v1/cases/{case_id:int}/plan/bulk", EDIT, {"action_ids": []}),
+    Entry("POST", "/api/v1/actions/{action_id:int}/evidence", EDIT, FORM),
+    Entry("GET", "/api/v1/actions/{action_id:int}/evidence", VIEW),
+    Entry("POST", "/api/v1/findings/{finding_id:int}/evidence", EDIT, FORM),
+    Entry("GET", "/api/v1/evidence/{evidence_id:int}/download", VIEW),
     Entry("GET", "/api/v1/frameworks", USER),
     Entry("GET", "/api/v1/frameworks/{framework_id:str}", USER),
     Entry("GET", "/api/v1/organisations", ADMIN),
@@ -223,7 +231,12 @@ async def scene(world):
             [],
             [{"title": "Matrix action", "theme": "staffing", "due_on": "2026-12-01"}],
         )
-        cases_[key] = (case, finding, added[0])
+        from improve.evidence import domain as evidence
+
+        proof = await evidence.add(
+            admin, finding_id=finding["id"], file_name="proof.pdf", content=b"%PDF-1.4 matrix"
+        )
+        cases_[key] = (case, finding, added[0], proof)
     return {
         "people": people,
         "home_a": home_a,
@@ -259,6 +272,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "finding_id": scene["cases"]["a" if in_scope else "b"][1]["id"],
         "framework_id": "saf",
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
+        "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
         "path": "openapi.json",
     }
     if role == "admin" and not in_scope:
@@ -270,6 +284,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
             case_id=999_999,
             finding_id=999_999,
             action_id=999_999,
+            evidence_id=999_999,
         )
     owner = me if in_scope and me else scene["victim"]
     token, _ = await tokens.create(viewer_of(owner), "to revoke")
@@ -320,6 +335,10 @@ async def _request(
     if entry.path.startswith("/api/"):
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
+        if isinstance(body, dict) and "__form__" in body:
+            # multipart, as the endpoint expects (a file-less field is (None, value))
+            parts = {k: (None, v) for k, v in body["__form__"].items()}
+            return await client.request(entry.method, url, files=parts, headers=headers)
         return await client.request(entry.method, url, json=body, headers=headers)
     data = dict(body or {})
     if entry.method != "GET" and csrf:

@@ -70,7 +70,9 @@ async def test_manager_builds_the_plan(page, case_with_findings):
     assert "Stage: Plan drafted" in await main.inner_text()
 
 
-async def test_an_action_is_done_then_verified_by_the_quality_lead(page, case_with_findings, world):
+async def test_an_action_is_done_then_verified_by_the_quality_lead(
+    page, case_with_findings, world, tmp_path
+):
     from improve.accounts import people
     from improve.plans import domain as plans
 
@@ -96,6 +98,13 @@ async def test_an_action_is_done_then_verified_by_the_quality_lead(page, case_wi
 
     await log_in_with_form(page, manager["email"], PASSWORD)
     await page.goto(f"/actions/{action_id}")
+    proof = tmp_path / "policy.pdf"
+    proof.write_bytes(b"%PDF-1.4 the new medicines policy")
+    await page.get_by_label("File").set_input_files(str(proof))
+    await page.get_by_label("Note", exact=True).fill("Signed policy")
+    await page.get_by_role("button", name="Add evidence").click()
+    await page.wait_for_load_state("networkidle")
+    assert "policy.pdf" in await page.locator("#evidence").inner_text()
     await page.get_by_label("Status").select_option("done")
     await page.get_by_label("Progress note").fill("Policy rewritten and read by all seniors.")
     await page.get_by_role("button", name="Save").click()

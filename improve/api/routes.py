@@ -31,6 +31,7 @@ from improve.api.schemas import (
     UserOut,
 )
 from improve.errors import Invalid
+from improve.evidence import routes as evidence_routes
 from improve.services import domain as services
 from improve.web.auth import CurrentViewer
 
@@ -152,6 +153,7 @@ router = Router(
     route_handlers=[
         *case_api.ROUTES,
         *plan_api.ROUTES,
+        *evidence_routes.API_ROUTES,
         me,
         list_services,
         get_service,

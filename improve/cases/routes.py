@@ -19,6 +19,14 @@ from improve.web.forms import form_dict
 FEED_PAGE = 50
 
 
+async def evidence_for(viewer, finding: dict | None) -> list:
+    if finding is None:
+        return []
+    from improve.evidence import domain as evidence
+
+    return await evidence.for_finding(viewer, finding["id"])
+
+
 def _labels() -> dict[str, Any]:
     return {
         "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
@@ -99,7 +107,7 @@ async def change_dates(
     return Redirect(f"/cases/{case_id}", status_code=303)
 
 
-def _finding_page(
+async def _finding_page(
     viewer, case: dict, values: dict, errors: dict, finding: dict | None = None, status: int = 200
 ) -> Template:
     return Template(
@@ -110,6 +118,7 @@ def _finding_page(
             "values": values,
             "errors": errors,
             "finding": finding,
+            "evidence": await evidence_for(viewer, finding),
             "framework": framework.get(values.get("framework") or "saf"),
             **_labels(),
         },
@@ -120,7 +129,7 @@ def _finding_page(
 @get("/cases/{case_id:int}/findings/new", include_in_schema=False)
 async def new_finding(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
     case = await cases.editable_case(viewer, case_id)
-    return _finding_page(
+    return await _finding_page(
         viewer, case, {"source": "cqc_inspection", "severity": "high", "items": []}, {}
     )
 
@@ -134,7 +143,7 @@ async def add_finding(
     try:
         await cases.add_finding(viewer, case_id, data)
     except Invalid as exc:
-        return _finding_page(viewer, case, data, exc.errors, status=400)
+        return await _finding_page(viewer, case, data, exc.errors, status=400)
     if data.get("another"):
         return Redirect(f"/cases/{case_id}/findings/new?added=1", status_code=303)
     return Redirect(f"/cases/{case_id}#findings", status_code=303)
@@ -144,7 +153,7 @@ async def add_finding(
 async def edit_finding(viewer: CurrentViewer, finding_id: FromPath[int]) -> Template:
     finding = await cases.get_finding(viewer, finding_id)
     case = await cases.editable_case(viewer, finding["case"])
-    return _finding_page(viewer, case, finding, {}, finding)
+    return await _finding_page(viewer, case, finding, {}, finding)
 
 
 @post("/findings/{finding_id:int}/edit", include_in_schema=False)
@@ -159,10 +168,11 @@ async def save_finding(
             viewer, finding_id, data, version=cases.validate_version(data.get("version"))
         )
     except Invalid as exc:
-        return _finding_page(viewer, case, {**finding, **data}, exc.errors, finding, status=400)
+        merged = {**finding, **data}
+        return await _finding_page(viewer, case, merged, exc.errors, finding, status=400)
     except Conflict as exc:
         fresh = await cases.get_finding(viewer, finding_id)
-        return _finding_page(viewer, case, fresh, {"version": str(exc)}, fresh, status=409)
+        return await _finding_page(viewer, case, fresh, {"version": str(exc)}, fresh, status=409)
     return Redirect(f"/cases/{case['id']}#findings", status_code=303)
 
 

@@ -13,6 +13,7 @@ from improve import framework
 from improve.accounts.tables import Role, User
 from improve.cases import domain as cases
 from improve.errors import Invalid
+from improve.evidence import domain as evidence
 from improve.plans import domain as plans
 from improve.plans.playbooks import OWNER_ROLES, THEMES
 from improve.plans.proposals import STRONG
@@ -176,6 +177,7 @@ async def _action_page(
             "THEMES": THEMES,
             "errors": errors or {},
             "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+            "evidence": await evidence.for_action(viewer, action_id),
         },
         status_code=status,
     )

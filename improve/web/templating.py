@@ -10,6 +10,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from improve import clock
 from improve.accounts.people import ORG_KIND_LABELS, ROLE_LABELS
 from improve.paths import TEMPLATES_DIR
+from improve.settings import get_settings
 
 
 def _when(value: datetime | None) -> str:
@@ -38,6 +39,7 @@ def environment() -> Environment:
     env.filters["day"] = _day
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     env.globals["ORG_KIND_LABELS"] = ORG_KIND_LABELS
+    env.globals["max_mb"] = get_settings().upload_max_mb
     return env
 
 

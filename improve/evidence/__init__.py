@@ -1,0 +1,1 @@
+"""Evidence on actions and findings: text, links and files (checked by content)."""

@@ -1,0 +1,188 @@
+"""Pages and API for evidence: add to an action or a finding, and download files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import Body, FromPath
+from litestar.response import File, Redirect, Template
+
+from improve.errors import Invalid
+from improve.evidence import domain as evidence
+from improve.settings import get_settings
+from improve.web.auth import CurrentViewer
+
+ERRORS = [NotAuthorizedException, NotFoundException, ValidationException, PermissionDeniedException]
+
+
+async def _read_upload(upload: Any) -> tuple[str, bytes | None]:
+    if upload is None or not hasattr(upload, "read") or not getattr(upload, "filename", ""):
+        return "", None
+    limit = get_settings().upload_max_mb * 1024 * 1024
+    content = await upload.read(limit + 1)  # one byte over tells us it is too large
+    return upload.filename, content or None
+
+
+async def _add_from_form(request: Request, viewer, **target: int) -> None:
+    form = await request.form()
+    name, content = await _read_upload(form.get("file"))
+    await evidence.add(
+        viewer,
+        text=str(form.get("text") or ""),
+        url=str(form.get("url") or ""),
+        file_name=name,
+        content=content,
+        **target,
+    )
+
+
+@post("/actions/{action_id:int}/evidence", include_in_schema=False)
+async def add_to_action(
+    request: Request, viewer: CurrentViewer, action_id: FromPath[int]
+) -> Template | Redirect:
+    from improve.plans import actions
+    from improve.plans.routes import _action_page
+
+    await actions.get_action(viewer, action_id)  # scope before reading the body
+    try:
+        await _add_from_form(request, viewer, action_id=action_id)
+    except Invalid as exc:
+        return await _action_page(viewer, action_id, exc.errors, 400)
+    return Redirect(f"/actions/{action_id}#evidence", status_code=303)
+
+
+@post("/findings/{finding_id:int}/evidence", include_in_schema=False)
+async def add_to_finding(
+    request: Request, viewer: CurrentViewer, finding_id: FromPath[int]
+) -> Template | Redirect:
+    from improve.cases import domain as cases
+    from improve.cases.routes import _finding_page
+
+    finding = await cases.get_finding(viewer, finding_id)
+    try:
+        await _add_from_form(request, viewer, finding_id=finding_id)
+    except Invalid as exc:
+        case = await cases.editable_case(viewer, finding["case"])
+        return await _finding_page(viewer, case, finding, exc.errors, finding, status=400)
+    return Redirect(f"/findings/{finding_id}/edit#evidence", status_code=303)
+
+
+def _download(path, row: dict[str, Any]) -> File:
+    return File(
+        path=path,
+        filename=row["file_name"],
+        media_type=row["content_type"],
+        content_disposition_type="attachment",
+    )
+
+
+@get("/evidence/{evidence_id:int}/download", include_in_schema=False)
+async def download(viewer: CurrentViewer, evidence_id: FromPath[int]) -> File:
+    path, row = await evidence.file_for_download(viewer, evidence_id)
+    return _download(path, row)
+
+
+# --- API ------------------------------------------------------------------------------
+
+
+@dataclass
+class EvidenceForm:
+    text: str = ""
+    url: str = ""
+    file: UploadFile | None = None
+
+
+class EvidenceOut(msgspec.Struct):
+    id: int
+    kind: str
+    text: str
+    url: str
+    file_name: str
+    content_type: str
+    size: int
+    uploaded_by: str
+    uploaded_at: Any
+    download: str | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> EvidenceOut:
+        link = f"/api/v1/evidence/{row['id']}/download" if row["kind"] == "file" else None
+        return cls(
+            row["id"],
+            row["kind"],
+            row["text"],
+            row["url"],
+            row["file_name"],
+            row["content_type"],
+            row["size"],
+            row["uploaded_by_name"],
+            row["uploaded_at"],
+            link,
+        )
+
+
+Multipart = Body(media_type=RequestEncodingType.MULTI_PART)
+
+
+async def _api_add(viewer, form: EvidenceForm, **target: int) -> EvidenceOut:
+    name, content = await _read_upload(form.file)
+    row = await evidence.add(
+        viewer, text=form.text, url=form.url, file_name=name, content=content, **target
+    )
+    return EvidenceOut.of(row)
+
+
+@post(
+    "/actions/{action_id:int}/evidence",
+    summary="Add evidence to an action (multipart: text, url and/or file)",
+    raises=ERRORS,
+)
+async def api_add_to_action(
+    viewer: CurrentViewer, action_id: FromPath[int], data: Annotated[EvidenceForm, Multipart]
+) -> EvidenceOut:
+    return await _api_add(viewer, data, action_id=action_id)
+
+
+@post(
+    "/findings/{finding_id:int}/evidence",
+    summary="Add evidence to a finding (multipart: text, url and/or file)",
+    raises=ERRORS,
+)
+async def api_add_to_finding(
+    viewer: CurrentViewer, finding_id: FromPath[int], data: Annotated[EvidenceForm, Multipart]
+) -> EvidenceOut:
+    return await _api_add(viewer, data, finding_id=finding_id)
+
+
+@get("/actions/{action_id:int}/evidence", summary="An action's evidence", raises=ERRORS)
+async def api_action_evidence(viewer: CurrentViewer, action_id: FromPath[int]) -> list[EvidenceOut]:
+    from improve.plans import actions
+
+    await actions.get_action(viewer, action_id)
+    return [EvidenceOut.of(r) for r in await evidence.for_action(viewer, action_id)]
+
+
+@get(
+    "/evidence/{evidence_id:int}/download",
+    summary="Download an evidence file",
+    raises=ERRORS,
+    media_type="application/octet-stream",
+)
+async def api_download(viewer: CurrentViewer, evidence_id: FromPath[int]) -> File:
+    path, row = await evidence.file_for_download(viewer, evidence_id)
+    return _download(path, row)
+
+
+PAGE_ROUTES = [add_to_action, add_to_finding, download]
+API_ROUTES = [api_add_to_action, api_add_to_finding, api_action_evidence, api_download]

@@ -24,6 +24,7 @@ OWN = "own"  # a thing of the viewer's own (in scope) or of someone else's (out 
 VIEW = "service:view"  # the service in scope: everyone may read it
 EDIT = "service:edit"  # the service in scope: commissioners read only (403)
 ADMIN = "admin"  # administrators only (403 for everyone else)
+QUALITY = "quality"  # provider quality leads only (403 for others)
 IMPORT = "import"  # creates services: administrators and quality leads (403 for others)
 
 FORM = {"__form__": {"text": "matrix"}}  # a multipart body for the API
@@ -90,6 +91,9 @@ MATRIX = [
     Entry("POST", "/actions/{action_id:int}/evidence", EDIT, {"text": ""}),
     Entry("POST", "/findings/{finding_id:int}/evidence", EDIT, {"text": ""}),
     Entry("GET", "/evidence/{evidence_id:int}/download", VIEW),
+    Entry("GET", "/playbooks", USER),
+    Entry("POST", "/playbooks", QUALITY, {"x": "1"}),
+    Entry("GET", "/playbooks/{playbook_id:str}", USER),
     Entry("GET", "/admin", ADMIN),
     Entry("GET", "/admin/organisations", ADMIN),
     Entry("POST", "/admin/organisations", ADMIN, {"name": "", "kind": "provider"}),
@@ -271,6 +275,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "case_id": scene["cases"]["a" if in_scope else "b"][0]["id"],
         "finding_id": scene["cases"]["a" if in_scope else "b"][1]["id"],
         "framework_id": "saf",
+        "playbook_id": "leadership",
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
         "path": "openapi.json",
@@ -308,6 +313,8 @@ def expected(entry: Entry, role: str, in_scope: bool) -> str:
         return "401" if api else "login"
     if entry.rule == USER:
         return "ok"
+    if entry.rule == QUALITY:
+        return "ok" if role == "quality_lead" else "403"
     if entry.rule == IMPORT:
         return "ok" if role in ("admin", "quality_lead") else "403"
     if entry.rule == ADMIN:

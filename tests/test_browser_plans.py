@@ -129,3 +129,30 @@ async def test_an_action_is_done_then_verified_by_the_quality_lead(
     text = await page.locator("main").inner_text()
     assert "Verified by Quinn Lead" in text and "no gaps" in text
     await visit(page, "action-verified")
+
+
+async def test_quality_lead_reads_and_adds_playbooks(page, case_with_findings, world, tmp_path):
+    from test_org_playbooks import OWN
+
+    from improve.accounts import people
+
+    manager, _ = case_with_findings
+    lead = await world.user(await people.organisation(manager["organisation"]), Role.QUALITY_LEAD)
+    await log_in_with_form(page, lead["email"], PASSWORD)
+    await page.get_by_role("link", name="Playbooks").click()
+    await page.wait_for_load_state("networkidle")
+    await visit(page, "playbooks")
+    await page.get_by_role("link", name="Staffing").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Why:" in await page.locator("main").inner_text()
+    await visit(page, "playbook-staffing")
+    own = tmp_path / "falls.yaml"
+    own.write_text(
+        OWN.replace("oak-falls", "plan-falls").replace("oak-falls-huddle", "plan-falls-huddle")
+    )
+    await page.goto("/playbooks")
+    await page.get_by_label("Add or update a playbook").set_input_files(str(own))
+    await page.get_by_role("button", name="Upload playbook").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Playbook plan-falls version 1 added" in await page.locator("main").inner_text()
+    await visit(page, "playbooks-own")

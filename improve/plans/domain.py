@@ -104,13 +104,16 @@ async def builder(viewer: Viewer, case_id: int) -> dict[str, Any]:
     the coverage of every finding."""
     case = await cases.editable_case(viewer, case_id)
     service = (
-        await Service.select(Service.service_type).where(Service.id == case["service"]).first()
+        await Service.select(Service.service_type, Service.provider)
+        .where(Service.id == case["service"])
+        .first()
     )
     findings = await cases.findings_of(viewer, case_id)
     actions = await actions_of(viewer, case_id)
     taken = {a["template_id"] for a in actions if a["template_id"]}
     refs = finding_refs(findings)
-    ranked = propose(playbook_files.standard().values(), refs, service["service_type"], taken)
+    books = await available_playbooks(service["provider"])
+    ranked = propose(books, refs, service["service_type"], taken)
     return {
         "case": case,
         "findings": findings,
@@ -126,8 +129,17 @@ def _coverage(findings: list[dict[str, Any]], actions: list[dict[str, Any]]) -> 
     return [{"finding": f, "actions": titles.get(f["id"], [])} for f in findings]
 
 
-def _templates() -> dict[str, tuple[playbook_files.ActionTemplate, playbook_files.Playbook]]:
-    return {a.id: (a, b) for b in playbook_files.standard().values() for a in b.actions}
+async def available_playbooks(provider_id: int) -> list[playbook_files.Playbook]:
+    """The shipped playbooks and the provider's own (their newest versions)."""
+    from improve.plans import org_playbooks
+
+    return [*playbook_files.standard().values(), *await org_playbooks.latest_for(provider_id)]
+
+
+def _templates(
+    books: list[playbook_files.Playbook],
+) -> dict[str, tuple[playbook_files.ActionTemplate, playbook_files.Playbook]]:
+    return {a.id: (a, b) for b in books for a in b.actions}
 
 
 def _date(value: Any, field: str) -> dt.date | None:
@@ -173,11 +185,12 @@ async def commit(
     owners = await _owners(service["provider"])
     existing = await plan_of(case_id)
     start = existing["started_on"] if existing else clock.today()
-    templates = _templates()
+    books = await available_playbooks(service["provider"])
+    templates = _templates(books)
     taken = {a["template_id"] for a in await actions_of(viewer, case_id) if a["template_id"]}
     defaults = proposal_defaults(
         propose(
-            playbook_files.standard().values(),
+            books,
             finding_refs(finding_rows),
             service["service_type"],
             taken,
@@ -197,7 +210,7 @@ async def commit(
             errors.update({f"custom[{n}].{k}": v for k, v in exc.errors.items()})
     if errors:
         raise Invalid(errors)
-    versions = {b.id: b.version for b in playbook_files.standard().values()}
+    versions = {b.id: b.version for b in books}
     async with write_tx():
         if existing:
             plan_id = existing["id"]

@@ -237,3 +237,76 @@ async def bulk_change(
 
 
 ROUTES += [action_page, update_action, bulk_change]
+
+
+async def _playbooks_page(
+    viewer, errors: dict | None = None, message: str = "", status: int = 200
+) -> Template:
+    from improve.plans import org_playbooks, playbooks
+
+    return Template(
+        "plans/playbooks.html",
+        context={
+            "viewer": viewer,
+            "standard": list(playbooks.standard().values()),
+            "own": await org_playbooks.visible_to(viewer),
+            "errors": errors or {},
+            "message": message,
+            "THEMES": THEMES,
+        },
+        status_code=status,
+    )
+
+
+@get("/playbooks", include_in_schema=False)
+async def playbooks_page(viewer: CurrentViewer) -> Template:
+    return await _playbooks_page(viewer)
+
+
+@post("/playbooks", include_in_schema=False)
+async def upload_playbook(request: Request, viewer: CurrentViewer) -> Template:
+    from improve.errors import Forbidden
+    from improve.plans import org_playbooks
+
+    if viewer.role != Role.QUALITY_LEAD:
+        raise Forbidden("Provider quality leads add their organisation's playbooks")
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        if upload is None or not hasattr(upload, "read"):
+            raise Invalid({"file": "choose a playbook file (.yaml)"})
+        content = await upload.read(org_playbooks.MAX_BYTES + 1)
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Invalid({"file": "is not a UTF-8 text file"}) from None
+        result = await org_playbooks.upload(viewer, text, upload.filename or "playbook.yaml")
+    except Invalid as exc:
+        return await _playbooks_page(viewer, exc.errors, status=400)
+    message = (
+        f"Playbook {result['playbook_id']} version {result['version']} added."
+        if result["created"]
+        else "That version was already stored; nothing changed."
+    )
+    return await _playbooks_page(viewer, message=message)
+
+
+@get("/playbooks/{playbook_id:str}", include_in_schema=False)
+async def playbook_page(viewer: CurrentViewer, playbook_id: FromPath[str]) -> Template:
+    from improve.plans import org_playbooks
+
+    book = await org_playbooks.get(viewer, playbook_id)
+    return Template(
+        "plans/playbook.html",
+        context={
+            "viewer": viewer,
+            "book": book,
+            "THEMES": THEMES,
+            "OWNER_ROLES": OWNER_ROLES,
+            "framework": framework.get("saf"),
+            "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+        },
+    )
+
+
+ROUTES += [playbooks_page, upload_playbook, playbook_page]

@@ -1,7 +1,7 @@
 from piccolo.columns import JSON, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from improve.accounts.tables import User
+from improve.accounts.tables import Organisation, User
 from improve.cases.tables import Case, Finding
 
 
@@ -62,3 +62,19 @@ class ActionNote(Table, tablename="action_note"):
     author_name = Varchar(length=200, default="")
     at = Timestamptz()
     text = Text()
+
+
+class OrgPlaybook(Table, tablename="org_playbook"):
+    """A playbook an organisation wrote for itself (uploaded YAML, validated like ours).
+    Every version is kept, so a plan built from one can always be traced to its text."""
+
+    organisation = ForeignKey(
+        references=Organisation, on_delete=OnDelete.restrict, null=False, index=True
+    )
+    playbook_id = Varchar(length=60)
+    version = Integer()
+    theme = Varchar(length=40)
+    title = Varchar(length=200)
+    source = Text()
+    uploaded_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
+    uploaded_at = Timestamptz()

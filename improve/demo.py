@@ -230,18 +230,72 @@ async def _findings(viewer: Viewer, case_id: int, keys: list[str]) -> None:
         )
 
 
-async def _plan(viewer: Viewer, case_id: int) -> None:
-    """The strong proposals, as a manager accepting the builder's suggestions would."""
-    from improve.plans import domain as plans
+async def _plan(viewer: Viewer, case_id: int, checker: Viewer | None = None) -> None:
+    """The strong proposals, as a manager accepting the builder's suggestions would; then
+    some progress: a few done, one verified by the quality lead with evidence, one
+    blocked, and two that slipped past their due dates."""
+    import datetime as dt
+
+    from improve import clock
+    from improve.evidence import domain as evidence
+    from improve.plans import actions
+    from improve.plans import domain as plans_domain
     from improve.plans.proposals import STRONG
 
-    view = await plans.builder(viewer, case_id)
+    view = await plans_domain.builder(viewer, case_id)
     chosen = [
         {"template_id": p.template.id, "owner": viewer.user_id}
         for p in view["proposals"]
         if p.score >= STRONG
     ]
-    await plans.commit(viewer, case_id, chosen)
+    rows = await plans_domain.commit(viewer, case_id, chosen)
+    if checker is None or len(rows) < 6:
+        return
+    today = clock.today()
+    first, second, third, fourth, fifth = rows[:5]
+    for row in (first, second):
+        row = await actions.update(
+            viewer,
+            row["id"],
+            {"status": "done", "note": "Done and shared at the team meeting."},
+            version=row["version"],
+        )
+    await evidence.add(
+        viewer,
+        action_id=first["id"],
+        text="Audit results, first month",
+        file_name="audit-results.csv",
+        content=b"week,charts checked,gaps\n1,20,6\n2,20,2\n3,20,0\n",
+    )
+    done = await actions.get_action(viewer, first["id"])
+    await actions.update(
+        checker,
+        first["id"],
+        {
+            "status": "verified",
+            "evidence": "Checked the audit file and 10 charts on the floor: no gaps since week 3.",
+        },
+        version=done["version"],
+    )
+    await actions.update(
+        viewer,
+        third["id"],
+        {"status": "in_progress", "note": "Started; half the staff seen."},
+        version=third["version"],
+    )
+    await actions.update(
+        viewer,
+        fourth["id"],
+        {"status": "blocked", "reason": "Waiting for the provider to approve agency budget."},
+        version=fourth["version"],
+    )
+    await actions.update(
+        viewer, fifth["id"], {"due_on": today - dt.timedelta(days=5)}, version=fifth["version"]
+    )
+    sixth = rows[5]
+    await actions.update(
+        viewer, sixth["id"], {"due_on": today - dt.timedelta(days=16)}, version=sixth["version"]
+    )
 
 
 async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
@@ -287,7 +341,8 @@ async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     await _findings(
         tom, case["id"], ["medicines", "risk", "safeguarding", "governance", "care_plans"]
     )
-    await _plan(tom, case["id"])  # drafting the plan moves the case to "plan drafted"
+    # drafting the plan moves the case to "plan drafted"
+    await _plan(tom, case["id"], people_["quality@oakwood.demo"])
 
     # Beech Lodge: Inadequate in Safe only; the case is being assessed
     await cases.record_rating(grace, beech, _rating("2024-03-01", "Requires improvement"))
@@ -328,7 +383,7 @@ async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     )
     case = await cases.open_case(lucy, harbour)
     await _findings(lucy, case["id"], ["safeguarding", "staffing", "governance", "consent"])
-    await _plan(lucy, case["id"])
+    await _plan(lucy, case["id"], people_["quality@harbour.demo"])
 
     # Supported living: Good, no case
     await cases.record_rating(

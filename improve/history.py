@@ -7,15 +7,14 @@ row (database triggers refuse it too).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from enum import Enum
 from typing import Any
 
 from improve import access, clock
 from improve.access import Viewer
 from improve.cases.tables import AuditEvent
+from improve.exports import to_csv
 
 FEED_COLUMNS = (
     AuditEvent.id,
@@ -114,12 +113,6 @@ async def count(viewer: Viewer, case_id: int, *, entity: str = "", action: str =
     return await AuditEvent.count().where(_scoped(viewer, case_id, entity, action))
 
 
-def _cell(value: Any) -> str:
-    """A spreadsheet cell that cannot run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 async def export_csv(viewer: Viewer, case_id: int, *, entity: str = "", action: str = "") -> str:
     rows = await (
         AuditEvent.select(*FEED_COLUMNS)
@@ -128,23 +121,19 @@ async def export_csv(viewer: Viewer, case_id: int, *, entity: str = "", action: 
         .order_by(AuditEvent.id)
         .output(load_json=True)
     )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["when", "who", "what", "id", "action", "summary", "before", "after"])
-    for r in rows:
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    r["at"].isoformat(),
-                    r["actor_name"],
-                    r["entity"],
-                    r["entity_id"],
-                    r["action"],
-                    r["summary"],
-                    r["before"],
-                    r["after"],
-                )
-            ]
-        )
-    return out.getvalue()
+    return to_csv(
+        ["when", "who", "what", "id", "action", "summary", "before", "after"],
+        (
+            (
+                r["at"].isoformat(),
+                r["actor_name"],
+                r["entity"],
+                r["entity_id"],
+                r["action"],
+                r["summary"],
+                r["before"],
+                r["after"],
+            )
+            for r in rows
+        ),
+    )

@@ -156,3 +156,66 @@ async def test_quality_lead_reads_and_adds_playbooks(page, case_with_findings, w
     await page.wait_for_load_state("networkidle")
     assert "Playbook plan-falls version 1 added" in await page.locator("main").inner_text()
     await visit(page, "playbooks-own")
+
+
+async def test_the_whole_plan_journey_ends_in_a_printed_plan(
+    page, case_with_findings, world, tmp_path
+):
+    """Build from proposals, edit an action, agree the plan, upload evidence, have the
+    quality lead verify it, and print the plan."""
+    from improve.accounts import people
+
+    manager, case = case_with_findings
+    lead = await world.user(
+        await people.organisation(manager["organisation"]), Role.QUALITY_LEAD, name="Val Verifier"
+    )
+    main = page.locator("main")
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.goto(f"/cases/{case['id']}/plan/build")
+    await page.get_by_role("button", name="Add to the plan").click()  # the ticked proposals
+    await page.wait_for_load_state("networkidle")
+    assert "No action yet" not in await main.inner_text()
+
+    await page.locator("main table a[href^='/actions/']").first.click()
+    await page.wait_for_load_state("networkidle")
+    action_url = page.url
+    await page.get_by_label("Due").fill("2026-12-18")
+    await page.get_by_label("Owner").select_option(label=manager["name"])
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state("networkidle")
+    assert "due 18 Dec 2026" in await main.inner_text()
+
+    await page.goto(f"/cases/{case['id']}")
+    await page.get_by_role("button", name="Move to Plan agreed").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Stage: Plan agreed" in await main.inner_text()
+    await visit(page, "case-plan-agreed")
+
+    await page.goto(action_url)
+    proof = tmp_path / "audit.pdf"
+    proof.write_bytes(b"%PDF-1.4 audit results")
+    await page.get_by_label("File").set_input_files(str(proof))
+    await page.get_by_role("button", name="Add evidence").click()
+    await page.wait_for_load_state("networkidle")
+    await page.get_by_label("Status").select_option("done")
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state("networkidle")
+    await page.get_by_role("button", name="Log out").click()
+
+    await log_in_with_form(page, lead["email"], PASSWORD)
+    await page.get_by_role("link", name="My actions").click()
+    await page.wait_for_load_state("networkidle")
+    assert "waiting for you to verify" in (await main.inner_text()).lower()
+    await visit(page, "my-actions-lead")
+    await page.goto(action_url)
+    await page.get_by_label("Status").select_option("verified")
+    await page.get_by_label("Evidence it worked").fill("Read the audit: all charts complete.")
+    await page.get_by_role("button", name="Save").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Verified by Val Verifier" in await main.inner_text()
+
+    await page.goto(f"/cases/{case['id']}/plan/print")
+    text = await main.inner_text()
+    assert "What we will do" in text and "How we will know it worked" in text
+    assert "Verified " in text  # the verified action, with its date
+    await visit(page, "plan-printed")

@@ -121,6 +121,11 @@ def test_demo_creates_then_reuses_its_database(tmp_path):
     assert {"assessing", "plan_drafted", "sustaining", "closed"} <= stages
     findings = sqlite3.connect(database).execute("SELECT count(*) FROM finding").fetchone()[0]
     assert findings >= 10
+    db = sqlite3.connect(database)
+    statuses = {r[0] for r in db.execute("SELECT DISTINCT status FROM plan_action")}
+    assert {"verified", "done", "blocked", "in_progress", "not_started"} <= statuses
+    assert db.execute("SELECT count(*) FROM evidence").fetchone()[0] >= 1
+    assert (tmp_path / "var" / "uploads").is_dir()
     again = improve("demo", "--no-serve", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert sqlite3.connect(database).execute("SELECT count(*) FROM service").fetchone()[0] == count

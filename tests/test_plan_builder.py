@@ -174,3 +174,39 @@ async def test_overdue_is_derived_from_the_due_date(case):
         assert not (await plans.actions_of(manager, case_id))[0]["overdue"]
     with clock.frozen(TODAY + dt.timedelta(days=10)):
         assert (await plans.actions_of(manager, case_id))[0]["overdue"]
+
+
+async def test_summary_my_actions_csv_and_printable_plan(case):
+    manager, case_id = case["manager"], case["case"]["id"]
+    with clock.frozen(TODAY):
+        rows = await plans.commit(
+            manager,
+            case_id,
+            [],
+            [
+                {
+                    "title": "=cmd|' /C calc'!A0",
+                    "theme": "staffing",
+                    "due_on": "2026-05-22",
+                    "owner": manager.user_id,
+                    "finding_ids": [case["medicines"]["id"]],
+                },
+                {
+                    "title": "Later thing",
+                    "theme": "leadership",
+                    "due_on": "2026-07-01",
+                    "owner": manager.user_id,
+                },
+            ],
+        )
+        summary = plans.summary(rows, TODAY.date())
+        assert summary["total"] == 2 and [a["title"] for a in summary["due_this_week"]] == [
+            "=cmd|' /C calc'!A0"
+        ]
+        mine = await plans.my_actions(manager)
+        assert [a["title"] for a in mine["mine"]] == ["=cmd|' /C calc'!A0", "Later thing"]
+        printable = await plans.printable(manager, case_id)
+        assert [a["title"] for a in printable["unlinked"]] == ["Later thing"]
+        csv_text = await plans.plan_csv(manager, case_id)
+    assert csv_text.splitlines()[0].startswith("breach,what was found,what we will do")
+    assert "'=cmd" in csv_text  # a formula is kept as text

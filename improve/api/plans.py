@@ -16,6 +16,7 @@ from litestar.exceptions import (
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
+from improve import clock
 from improve.cases import domain as cases
 from improve.plans import domain as plans
 from improve.web.auth import CurrentViewer
@@ -80,10 +81,22 @@ class CoverageOut(msgspec.Struct):
     covered: bool
 
 
+class ThemeProgress(msgspec.Struct):
+    theme: str
+    total: int
+    finished: int
+    verified: int
+    percent: int
+
+
 class PlanOut(msgspec.Struct):
     actions: list[ActionOut]
     coverage: list[CoverageOut]
     uncovered: int
+    progress: list[ThemeProgress]
+    percent_done: int
+    overdue: int
+    due_this_week: int
 
 
 class ChosenAction(msgspec.Struct, forbid_unknown_fields=True):
@@ -116,6 +129,7 @@ async def _plan_out(viewer, case_id: int) -> PlanOut:
     findings = await cases.findings_of(viewer, case_id)
     actions = await plans.actions_of(viewer, case_id)
     coverage = plans._coverage(findings, actions)
+    summary = plans.summary(actions, clock.today())
     return PlanOut(
         actions=[ActionOut.of(a) for a in actions],
         coverage=[
@@ -125,6 +139,13 @@ async def _plan_out(viewer, case_id: int) -> PlanOut:
             for c in coverage
         ],
         uncovered=sum(1 for c in coverage if not c["actions"]),
+        progress=[
+            ThemeProgress(t["theme"], t["total"], t["finished"], t["verified"], t["percent"])
+            for t in summary["themes"]
+        ],
+        percent_done=summary["percent"],
+        overdue=len(summary["overdue"]),
+        due_this_week=len(summary["due_this_week"]),
     )
 
 
@@ -278,3 +299,118 @@ async def bulk_change(
 
 
 ROUTES += [get_action, patch_action, bulk_change]
+
+
+class MyActionOut(msgspec.Struct):
+    id: int
+    case_id: int
+    service: str
+    title: str
+    theme: str
+    due_on: dt.date
+    status: str
+    overdue: bool
+
+
+class MyActions(msgspec.Struct):
+    to_do: list[MyActionOut]
+    to_verify: list[MyActionOut]
+    finished: list[MyActionOut]
+
+
+def _mine(rows: list[dict[str, Any]]) -> list[MyActionOut]:
+    return [
+        MyActionOut(
+            r["id"],
+            r["case_id"],
+            r["service_name"],
+            r["title"],
+            r["theme"],
+            r["due_on"],
+            r["status"],
+            r["overdue"],
+        )
+        for r in rows
+    ]
+
+
+@get(
+    "/me/actions",
+    summary="The caller's own actions in open cases, and actions waiting for them to verify",
+    raises=ERRORS,
+)
+async def my_actions(viewer: CurrentViewer) -> MyActions:
+    found = await plans.my_actions(viewer)
+    return MyActions(_mine(found["mine"]), _mine(found["to_verify"]), _mine(found["finished"]))
+
+
+class TemplateOut(msgspec.Struct):
+    id: str
+    title: str
+    steps: list[str]
+    why: str
+    owner_role: str
+    due_days: int
+    evidence: list[str]
+    measure: str | None
+    regulations: list[str]
+    quality_statements: list[str]
+
+
+class PlaybookOut(msgspec.Struct):
+    id: str
+    theme: str
+    title: str
+    version: int
+    summary: str
+    own: bool
+    actions: list[TemplateOut]
+
+
+def _book(book, own: bool) -> PlaybookOut:
+    return PlaybookOut(
+        book.id,
+        book.theme,
+        book.title,
+        book.version,
+        book.summary,
+        own,
+        [
+            TemplateOut(
+                a.id,
+                a.title,
+                list(a.steps),
+                a.why,
+                a.owner_role,
+                a.due_days,
+                list(a.evidence),
+                a.measure,
+                list(a.regulations),
+                list(a.quality_statements),
+            )
+            for a in book.actions
+        ],
+    )
+
+
+@get(
+    "/playbooks", summary="The shipped playbooks and the caller's organisation's own", raises=ERRORS
+)
+async def list_playbooks(viewer: CurrentViewer) -> list[PlaybookOut]:
+    from improve.plans import org_playbooks, playbooks
+
+    return [
+        *(_book(b, False) for b in playbooks.standard().values()),
+        *(_book(b, True) for b in await org_playbooks.visible_to(viewer)),
+    ]
+
+
+@get("/playbooks/{playbook_id:str}", summary="One playbook", raises=ERRORS)
+async def get_playbook(viewer: CurrentViewer, playbook_id: FromPath[str]) -> PlaybookOut:
+    from improve.plans import org_playbooks, playbooks
+
+    book = await org_playbooks.get(viewer, playbook_id)
+    return _book(book, book.id not in playbooks.standard())
+
+
+ROUTES += [my_actions, list_playbooks, get_playbook]

@@ -8,7 +8,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from improve import framework, history
+from improve import clock, framework, history
 from improve.cases import domain as cases
 from improve.cases.stages import OUTCOME_LABELS, STAGE_LABELS
 from improve.errors import Conflict, Invalid
@@ -45,11 +45,8 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
     view = await cases.case_view(viewer, case_id)
     actions = await plans.actions_of(viewer, case_id)
     answered = plans.answered_by(actions)
-    summary = {
-        "actions": len(actions),
-        "overdue": sum(1 for a in actions if a["overdue"]),
-        "uncovered": sum(1 for f in view["findings"] if f["id"] not in answered),
-    }
+    summary = plans.summary(actions, clock.today())
+    summary["uncovered"] = sum(1 for f in view["findings"] if f["id"] not in answered)
     fw = framework.get("saf")
     context = {
         "viewer": viewer,

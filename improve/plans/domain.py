@@ -356,3 +356,146 @@ def _custom(
 def proposal_defaults(proposals: list[Proposal]) -> dict[str, tuple[int, ...]]:
     """The findings each proposal answers, used when the manager does not change them."""
     return {p.template.id: p.finding_ids for p in proposals}
+
+
+def summary(actions: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
+    """Progress per theme and overall, what is overdue and what is due this week."""
+    week = today + dt.timedelta(days=7)
+    themes = []
+    for theme, label in playbook_files.THEMES.items():
+        rows = [a for a in actions if a["theme"] == theme]
+        if rows:
+            finished = sum(1 for a in rows if a["status"] in FINISHED)
+            verified = sum(1 for a in rows if a["status"] == "verified")
+            themes.append(
+                {
+                    "theme": theme,
+                    "label": label,
+                    "total": len(rows),
+                    "finished": finished,
+                    "verified": verified,
+                    "percent": round(100 * finished / len(rows)),
+                }
+            )
+    finished = sum(1 for a in actions if a["status"] in FINISHED)
+    return {
+        "themes": themes,
+        "total": len(actions),
+        "finished": finished,
+        "verified": sum(1 for a in actions if a["status"] == "verified"),
+        "percent": round(100 * finished / len(actions)) if actions else 0,
+        "overdue": [a for a in actions if a["overdue"]],
+        "due_this_week": [
+            a for a in actions if today <= a["due_on"] <= week and a["status"] not in FINISHED
+        ],
+        "blocked": [a for a in actions if a["status"] == "blocked"],
+    }
+
+
+async def my_actions(viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
+    """The viewer's own actions in open cases, and done actions they could verify."""
+    from improve import access
+
+    in_scope = Action.plan.case.service.is_in(access.visible_service_ids(viewer)) & (
+        Action.plan.case.stage != Stage.CLOSED
+    )
+    columns = (
+        *ACTION_COLUMNS,
+        Action.plan.case.as_alias("case_id"),
+        Action.plan.case.service.name.as_alias("service_name"),
+        Action.done_by,
+    )
+    mine = (
+        await Action.select(*columns)
+        .where(in_scope & (Action.owner == viewer.user_id))
+        .order_by(Action.due_on)
+        .order_by(Action.id)
+    )
+    to_verify: list[dict[str, Any]] = []
+    if viewer.can_edit_services:
+        to_verify = (
+            await Action.select(*columns)
+            .where(
+                in_scope
+                & (Action.status == "done")
+                & ((Action.owner != viewer.user_id) | Action.owner.is_null())
+                & ((Action.done_by != viewer.user_id) | Action.done_by.is_null())
+            )
+            .order_by(Action.due_on)
+            .limit(100)
+        )
+    today = clock.today()
+    for row in [*mine, *to_verify]:
+        row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
+        row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
+    return {
+        "mine": [r for r in mine if r["status"] not in FINISHED],
+        "finished": [r for r in mine if r["status"] in FINISHED],
+        "to_verify": to_verify,
+    }
+
+
+async def printable(viewer: Viewer, case_id: int) -> dict[str, Any]:
+    """The plan laid out as providers send it to CQC: for each breach, what we will do,
+    who is responsible, by when, and how we will know it worked."""
+    case = await cases.get_case(viewer, case_id)
+    findings = await cases.findings_of(viewer, case_id)
+    actions = await actions_of(viewer, case_id)
+    by_finding = {f["id"]: [a for a in actions if f["id"] in a["finding_ids"]] for f in findings}
+    unlinked = [a for a in actions if not a["finding_ids"]]
+    return {
+        "case": case,
+        "findings": findings,
+        "by_finding": by_finding,
+        "unlinked": unlinked,
+        "plan": await plan_of(case_id),
+        "summary": summary(actions, clock.today()),
+    }
+
+
+def how_we_will_know(action: dict[str, Any]) -> str:
+    parts = []
+    if action.get("measure"):
+        parts.append("Measure: " + action["measure"].replace("_", " "))
+    if action.get("evidence_expected"):
+        parts.append("Evidence: " + "; ".join(action["evidence_expected"]))
+    return ". ".join(parts) or "Checked and verified by someone other than the owner."
+
+
+async def plan_csv(viewer: Viewer, case_id: int) -> str:
+    from improve import framework
+    from improve.exports import to_csv
+
+    data = await printable(viewer, case_id)
+    fw = framework.get("saf")
+    rows = []
+    for f in data["findings"]:
+        reg = fw.regulations.get(f["regulation"])
+        for a in data["by_finding"][f["id"]] or [None]:
+            rows.append(
+                [
+                    f"Regulation {f['regulation']}" + (f": {reg.title}" if reg else ""),
+                    f["description"],
+                    a["title"] if a else "NO ACTION YET",
+                    playbook_files.THEMES.get(a["theme"], "") if a else "",
+                    (a["owner_name"] or a["owner_role"].replace("_", " ")) if a else "",
+                    a["due_on"].isoformat() if a else "",
+                    ACTION_STATUSES.get(a["status"], "") if a else "",
+                    a["verified_on"].isoformat() if a and a["verified_on"] else "",
+                    how_we_will_know(a) if a else "",
+                ]
+            )
+    return to_csv(
+        [
+            "breach",
+            "what was found",
+            "what we will do",
+            "theme",
+            "who",
+            "by when",
+            "status",
+            "verified on",
+            "how we will know it worked",
+        ],
+        rows,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -310,3 +310,46 @@ async def playbook_page(viewer: CurrentViewer, playbook_id: FromPath[str]) -> Te
 
 
 ROUTES += [playbooks_page, upload_playbook, playbook_page]
+
+
+@get("/my/actions", include_in_schema=False)
+async def my_actions(viewer: CurrentViewer) -> Template:
+    return Template(
+        "plans/my_actions.html",
+        context={
+            "viewer": viewer,
+            **await plans.my_actions(viewer),
+            "STATUSES": plans.ACTION_STATUSES,
+        },
+    )
+
+
+@get("/cases/{case_id:int}/plan/print", include_in_schema=False)
+async def print_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+    data = await plans.printable(viewer, case_id)
+    return Template(
+        "plans/print.html",
+        context={
+            "viewer": viewer,
+            **data,
+            "framework": framework.get("saf"),
+            "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+            "STATUSES": plans.ACTION_STATUSES,
+            "OWNER_ROLES": OWNER_ROLES,
+            "how": plans.how_we_will_know,
+            "THEMES": THEMES,
+        },
+    )
+
+
+@get("/cases/{case_id:int}/plan.csv", include_in_schema=False)
+async def plan_csv(viewer: CurrentViewer, case_id: FromPath[int]) -> Response:
+    body = await plans.plan_csv(viewer, case_id)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-action-plan.csv"'},
+    )
+
+
+ROUTES += [my_actions, print_plan, plan_csv]

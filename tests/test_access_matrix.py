@@ -166,6 +166,7 @@ MATRIX = [
     Entry("GET", "/api/v1/actions/{action_id:int}/evidence", VIEW),
     Entry("POST", "/api/v1/findings/{finding_id:int}/evidence", EDIT, FORM),
     Entry("GET", "/api/v1/evidence/{evidence_id:int}/download", VIEW),
+    Entry("GET", "/api/v1/cases/{case_id:int}/plan/export", VIEW),
     Entry("GET", "/api/v1/me/actions", USER),
     Entry("GET", "/api/v1/playbooks", USER),
     Entry("GET", "/api/v1/playbooks/{playbook_id:str}", USER),

@@ -161,3 +161,80 @@ async def test_plan_through_the_api(client, world):
     body = plan.json()
     assert len(body["actions"]) == 2 and body["uncovered"] == 0
     assert body["coverage"][0]["covered"] is True
+
+
+async def test_from_findings_to_a_verified_plan_through_the_api(client, world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    lead = await world.user(provider, Role.QUALITY_LEAD)
+    service = await world.service(provider, manager)
+    me = {"Authorization": f"Bearer {await api_token(manager)}"}
+    checker = {"Authorization": f"Bearer {await api_token(lead)}"}
+    sid = service["id"]
+    await client.post(
+        f"/api/v1/services/{sid}/ratings",
+        headers=me,
+        json={"published_on": "2026-04-30", "overall": "Inadequate"},
+    )
+    case = (await client.post(f"/api/v1/services/{sid}/cases", headers=me)).json()
+    await client.post(
+        f"/api/v1/cases/{case['id']}/findings",
+        headers=me,
+        json={
+            "regulation": "17",
+            "key_question": "well_led",
+            "items": ["well_led.governance"],
+            "description": "No working audits.",
+        },
+    )
+    proposals = (await client.get(f"/api/v1/cases/{case['id']}/plan/proposals", headers=me)).json()
+    plan = (
+        await client.post(
+            f"/api/v1/cases/{case['id']}/plan/actions",
+            headers=me,
+            json={
+                "actions": [{"template_id": proposals[0]["template_id"], "owner": manager["id"]}]
+            },
+        )
+    ).json()
+    assert plan["uncovered"] == 0
+    detail = (await client.get(f"/api/v1/cases/{case['id']}", headers=me)).json()
+    agreed = await client.post(
+        f"/api/v1/cases/{case['id']}/stage",
+        headers=me,
+        json={"stage": "plan_agreed", "version": detail["case"]["version"]},
+    )
+    assert agreed.status_code == 201 and agreed.json()["stage"] == "plan_agreed"
+
+    action = plan["actions"][0]
+    proof = await client.post(
+        f"/api/v1/actions/{action['id']}/evidence",
+        headers=me,
+        files={"file": ("audit.pdf", b"%PDF-1.4 audit", "application/pdf")},
+    )
+    assert proof.status_code == 201
+    done = await client.patch(
+        f"/api/v1/actions/{action['id']}",
+        headers=me,
+        json={"version": action["version"], "status": "done"},
+    )
+    assert done.status_code == 200, done.text
+    self_check = await client.patch(
+        f"/api/v1/actions/{action['id']}",
+        headers=me,
+        json={"version": done.json()["action"]["version"], "status": "verified", "evidence": "me"},
+    )
+    assert self_check.status_code == 422
+    verified = await client.patch(
+        f"/api/v1/actions/{action['id']}",
+        headers=checker,
+        json={
+            "version": done.json()["action"]["version"],
+            "status": "verified",
+            "evidence": "Audit file read; three audits completed with actions.",
+        },
+    )
+    assert verified.status_code == 200 and verified.json()["action"]["status"] == "verified"
+    exported = await client.get(f"/api/v1/cases/{case['id']}/plan/export", headers=me)
+    assert exported.status_code == 200 and "Verified" in exported.text
+    assert exported.headers["content-type"].startswith("text/csv")

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
-from litestar import get, patch, post
+from litestar import Response, get, patch, post
 from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
@@ -414,3 +414,21 @@ async def get_playbook(viewer: CurrentViewer, playbook_id: FromPath[str]) -> Pla
 
 
 ROUTES += [my_actions, list_playbooks, get_playbook]
+
+
+@get(
+    "/cases/{case_id:int}/plan/export",
+    summary="The action plan as CSV, laid out as providers send plans to CQC",
+    raises=ERRORS,
+    media_type="text/csv",
+)
+async def export_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> Response:
+    body = await plans.plan_csv(viewer, case_id)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-action-plan.csv"'},
+    )
+
+
+ROUTES += [export_plan]

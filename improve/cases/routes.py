@@ -55,6 +55,7 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
         "errors": {},
         "message": None,
         "plan_summary": summary,
+        "answered_by": answered,
         **_labels(),
     }
     context.update(extra)

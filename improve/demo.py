@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from improve import db
-from improve.access import Viewer
+from improve.access import Viewer, viewer_from_row
 from improve.accounts import people
 from improve.accounts.tables import Organisation, OrgKind, Role
 from improve.cases import domain as cases
@@ -139,20 +139,8 @@ async def load() -> list[tuple[str, str]]:
                 "commissioners": [orgs[c]["id"] for c in commissioners],
             },
         )
-    await _journeys(created, {e: _viewer(u) for e, u in users.items()})
+    await _journeys(created, {e: viewer_from_row(u) for e, u in users.items()})
     return logins
-
-
-def _viewer(user: dict) -> Viewer:
-    return Viewer(
-        user["id"],
-        user["email"],
-        user["name"],
-        Role(user["role"]),
-        user["organisation"],
-        user["organisation_name"],
-        OrgKind(user["organisation_kind"]),
-    )
 
 
 def _rating(published_on: str, overall: str, **kqs: str) -> dict:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 
 class DomainError(Exception):
     status_code = 400
@@ -37,3 +40,16 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+def parse_date(value: Any, field: str) -> dt.date | None:
+    """A date from a form or JSON value ("" and None are no date), or Invalid naming the
+    field."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid({field: "must be a date (YYYY-MM-DD)"}) from None

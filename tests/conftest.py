@@ -34,7 +34,7 @@ for _name in list(os.environ):
 import httpx  # noqa: E402
 
 from improve import db  # noqa: E402
-from improve.access import Viewer  # noqa: E402
+from improve.access import Viewer, viewer_from_row  # noqa: E402
 from improve.accounts import people, sessions, tokens  # noqa: E402
 from improve.accounts.tables import OrgKind, Role  # noqa: E402
 from improve.app import create_app  # noqa: E402
@@ -136,15 +136,7 @@ def world() -> World:
 
 
 def viewer_of(user: dict) -> Viewer:
-    return Viewer(
-        user["id"],
-        user["email"],
-        user["name"],
-        Role(user["role"]),
-        user["organisation"],
-        user["organisation_name"],
-        OrgKind(user["organisation_kind"]),
-    )
+    return viewer_from_row(user)
 
 
 async def log_in(client: httpx.AsyncClient, user: dict) -> None:

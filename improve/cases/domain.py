@@ -24,7 +24,7 @@ from improve.cases.stages import (
 )
 from improve.cases.tables import Case, Finding
 from improve.db import write_tx
-from improve.errors import Conflict, Invalid, NotFound
+from improve.errors import Conflict, Invalid, NotFound, parse_date
 from improve.framework import KEY_QUESTIONS
 from improve.services import ratings
 from improve.services.tables import Enforcement, EnforcementKind, Rating, Service
@@ -306,7 +306,7 @@ async def update_dates(viewer: Viewer, case_id: int, data: dict[str, Any], *, ve
     for name in ("expected_reinspection_on", "action_plan_due_on"):
         if name in data:
             try:
-                changes[name] = ratings._date(data[name], name)
+                changes[name] = parse_date(data[name], name)
             except Invalid as exc:
                 errors.update(exc.errors)
     for name, value in changes.items():

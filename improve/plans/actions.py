@@ -14,7 +14,7 @@ from improve import clock, history
 from improve.access import Viewer
 from improve.cases import domain as cases
 from improve.db import write_tx
-from improve.errors import Conflict, Invalid, NotFound
+from improve.errors import Conflict, Invalid, NotFound, parse_date
 from improve.plans import domain as plans
 from improve.plans.tables import Action, ActionNote
 
@@ -101,15 +101,6 @@ async def _editable(viewer: Viewer, action_id: int) -> dict[str, Any]:
     return row
 
 
-def _date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid({field: "must be a date (YYYY-MM-DD)"}) from None
-
-
 async def update(
     viewer: Viewer, action_id: int, data: dict[str, Any], *, version: int
 ) -> dict[str, Any]:
@@ -125,7 +116,9 @@ async def update(
         changes["title"] = title
     if "due_on" in data:
         try:
-            changes["due_on"] = _date(data["due_on"], "due_on")
+            changes["due_on"] = parse_date(data["due_on"], "due_on")
+            if changes["due_on"] is None:
+                errors["due_on"] = "is required"
         except Invalid as exc:
             errors.update(exc.errors)
     if "owner" in data:

@@ -16,7 +16,7 @@ from improve.accounts.tables import Role, User
 from improve.cases import domain as cases
 from improve.cases.stages import Stage
 from improve.db import write_tx
-from improve.errors import Invalid
+from improve.errors import Invalid, parse_date
 from improve.plans import playbooks as playbook_files
 from improve.plans.proposals import FindingRef, Proposal, propose
 from improve.plans.tables import Action, ActionFinding, Plan
@@ -140,17 +140,6 @@ def _templates(
     books: list[playbook_files.Playbook],
 ) -> dict[str, tuple[playbook_files.ActionTemplate, playbook_files.Playbook]]:
     return {a.id: (a, b) for b in books for a in b.actions}
-
-
-def _date(value: Any, field: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid({field: "must be a date (YYYY-MM-DD)"}) from None
 
 
 async def _owners(provider_id: int) -> set[int]:
@@ -305,7 +294,7 @@ def _from_template(
     if template_id in taken:
         raise Invalid({"template_id": f"'{template_id}' is already in the plan"})
     template, book = templates[template_id]
-    due = _date(item.get("due_on"), "due_on") or start + dt.timedelta(days=template.due_days)
+    due = parse_date(item.get("due_on"), "due_on") or start + dt.timedelta(days=template.due_days)
     default = defaults.get(template_id, ())
     return dict(
         template_id=template.id,
@@ -331,7 +320,7 @@ def _custom(
     theme = str(item.get("theme") or "")
     if theme not in playbook_files.THEMES:
         raise Invalid({"theme": "choose one of the five themes"})
-    due = _date(item.get("due_on"), "due_on")
+    due = parse_date(item.get("due_on"), "due_on")
     if due is None:
         raise Invalid({"due_on": "is required"})
     steps = [s.strip() for s in str(item.get("steps") or "").splitlines() if s.strip()]

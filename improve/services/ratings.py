@@ -8,7 +8,7 @@ from typing import Any
 
 from improve import access, clock, history
 from improve.access import Viewer
-from improve.errors import Invalid
+from improve.errors import Invalid, parse_date
 from improve.framework import KEY_QUESTIONS
 from improve.services.tables import (
     ENFORCEMENT_LABELS,
@@ -115,24 +115,13 @@ def clean_rating(data: dict[str, Any]) -> RatingIn:
     )
 
 
-def _date(value: Any, name: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid({name: "must be a date (YYYY-MM-DD)"}) from None
-
-
 def _clean_enforcement(item: dict[str, Any]) -> EnforcementIn:
     try:
         kind = EnforcementKind(item.get("kind"))
     except ValueError:
         allowed = ", ".join(k.value for k in EnforcementKind)
         raise Invalid({"kind": f"must be one of {allowed}"}) from None
-    due = _date(item.get("compliance_due_on"), "compliance_due_on")
+    due = parse_date(item.get("compliance_due_on"), "compliance_due_on")
     if kind == EnforcementKind.WARNING_NOTICE and due is None:
         raise Invalid({"compliance_due_on": "a warning notice needs its compliance date"})
     regulation = str(item.get("regulation") or "").upper().removeprefix("REG").strip()
@@ -140,7 +129,7 @@ def _clean_enforcement(item: dict[str, Any]) -> EnforcementIn:
         kind.value,
         regulation,
         str(item.get("description") or "")[:2000],
-        _date(item.get("issued_on"), "issued_on"),
+        parse_date(item.get("issued_on"), "issued_on"),
         due,
     )
 

@@ -23,6 +23,7 @@ from improve.cases import routes as case_routes
 from improve.evidence import routes as evidence_routes
 from improve.paths import STATIC_DIR
 from improve.plans import routes as plan_routes
+from improve.reviews import routes as review_routes
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
 from improve.web import templating
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *case_routes.ROUTES,
             *plan_routes.ROUTES,
             *evidence_routes.PAGE_ROUTES,
+            *review_routes.PAGE_ROUTES,
             admin_router,
             api_router,
             create_static_files_router(

@@ -18,5 +18,6 @@ APP_REGISTRY = AppRegistry(
         "improve.cases.piccolo_app",
         "improve.plans.piccolo_app",
         "improve.evidence.piccolo_app",
+        "improve.reviews.piccolo_app",
     ]
 )

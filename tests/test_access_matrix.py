@@ -94,6 +94,10 @@ MATRIX = [
     Entry("GET", "/my/actions", USER),
     Entry("GET", "/cases/{case_id:int}/plan/print", VIEW),
     Entry("GET", "/cases/{case_id:int}/plan.csv", VIEW),
+    Entry("GET", "/cases/{case_id:int}/reviews/new", VIEW),
+    Entry("POST", "/cases/{case_id:int}/reviews/new", VIEW, {"audience": "commissioner"}),
+    Entry("GET", "/reviews/{review_id:int}", VIEW),
+    Entry("POST", "/cases/{case_id:int}/review-cadence", EDIT, {"internal_review_days": "x"}),
     Entry("GET", "/playbooks", USER),
     Entry("POST", "/playbooks", QUALITY, {"x": "1"}),
     Entry("GET", "/playbooks/{playbook_id:str}", USER),
@@ -167,6 +171,20 @@ MATRIX = [
     Entry("POST", "/api/v1/findings/{finding_id:int}/evidence", EDIT, FORM),
     Entry("GET", "/api/v1/evidence/{evidence_id:int}/download", VIEW),
     Entry("GET", "/api/v1/cases/{case_id:int}/plan/export", VIEW),
+    Entry("GET", "/api/v1/cases/{case_id:int}/reviews", VIEW),
+    Entry(
+        "POST",
+        "/api/v1/cases/{case_id:int}/reviews",
+        VIEW,
+        {
+            "audience": "commissioner",
+            "held_on": "2999-01-01",
+            "attendees": "x",
+            "overall_rag": "green",
+            "confidence": "high",
+        },
+    ),
+    Entry("GET", "/api/v1/reviews/{review_id:int}", VIEW),
     Entry("GET", "/api/v1/me/actions", USER),
     Entry("GET", "/api/v1/playbooks", USER),
     Entry("GET", "/api/v1/playbooks/{playbook_id:str}", USER),
@@ -247,7 +265,20 @@ async def scene(world):
         proof = await evidence.add(
             admin, finding_id=finding["id"], file_name="proof.pdf", content=b"%PDF-1.4 matrix"
         )
-        cases_[key] = (case, finding, added[0], proof)
+        from improve.reviews import domain as reviews
+
+        review = await reviews.record(
+            admin,
+            case["id"],
+            {
+                "audience": "commissioner",
+                "held_on": "2026-05-01",
+                "attendees": "Matrix",
+                "overall_rag": "amber",
+                "confidence": "medium",
+            },
+        )
+        cases_[key] = (case, finding, added[0], proof, review)
     return {
         "people": people,
         "home_a": home_a,
@@ -285,6 +316,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "playbook_id": "leadership",
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
+        "review_id": scene["cases"]["a" if in_scope else "b"][4]["id"],
         "path": "openapi.json",
     }
     if role == "admin" and not in_scope:
@@ -297,6 +329,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
             finding_id=999_999,
             action_id=999_999,
             evidence_id=999_999,
+            review_id=999_999,
         )
     owner = me if in_scope and me else scene["victim"]
     token, _ = await tokens.create(viewer_of(owner), "to revoke")

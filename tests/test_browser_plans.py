@@ -219,3 +219,33 @@ async def test_the_whole_plan_journey_ends_in_a_printed_plan(
     assert "What we will do" in text and "How we will know it worked" in text
     assert "Verified " in text  # the verified action, with its date
     await visit(page, "plan-printed")
+
+
+async def test_manager_records_a_review(page, case_with_findings):
+    manager, case = case_with_findings
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.goto(f"/cases/{case['id']}")
+    await page.get_by_role("link", name="Record an internal review").click()
+    await page.wait_for_load_state("networkidle")
+    await page.get_by_role("button", name="Record review").click()
+    await page.wait_for_load_state("networkidle")
+    assert "There is a problem" in await page.locator("main").inner_text()
+    await page.get_by_label("Who attended").fill("Pat Planner, Quinn Lead")
+    await page.get_by_label("Staffing").select_option("red")
+    await page.get_by_label("Overall").select_option("amber")
+    await page.get_by_label("Confidence in being ready").select_option("medium")
+    await page.get_by_label("Decisions").fill("Recruit two night seniors.")
+    await page.locator("#a-1-title").fill("Advertise night senior posts")
+    await page.locator("#a-1-theme").select_option("staffing")
+    await page.locator("#a-1-due").fill("2026-12-20")
+    await visit(page, "review-form")
+    await page.get_by_role("button", name="Record review").click()
+    await page.wait_for_load_state("networkidle")
+    text = await page.locator("main").inner_text()
+    assert "Internal review" in text and "Recruit two night seniors" in text
+    await visit(page, "review")
+    await page.goto(f"/cases/{case['id']}")
+    text = await page.locator("main").inner_text()
+    assert "Recent reviews" in text
+    await page.goto(f"/cases/{case['id']}/plan")
+    assert "Advertise night senior posts" in await page.locator("main").inner_text()

@@ -59,6 +59,10 @@ CASE_COLUMNS = (
     Case.closed_on,
     Case.version,
     Case.opening_rating.overall.as_alias("opening_overall"),
+    Case.internal_review_days,
+    Case.commissioner_review_days,
+    Case.next_internal_review_on,
+    Case.next_commissioner_review_on,
 )
 FINDING_COLUMNS = (
     Finding.id,
@@ -83,6 +87,13 @@ CASE_FIELDS = (
     "outcome",
     "closed_on",
 )
+
+
+def first_reviews(opened_on):
+    """When a new case's first reviews fall due (the reviews area owns the rule)."""
+    from improve.reviews.domain import first_dates
+
+    return first_dates(opened_on)
 
 
 def case_scope(viewer: Viewer):
@@ -153,6 +164,7 @@ async def open_case(viewer: Viewer, service_id: int, rating_id: int | None = Non
                 created_by=viewer.user_id,
                 created_at=clock.now(),
                 **dates,
+                **first_reviews(clock.today()),
             )
         ).returning(Case.id)
         case_id = rows[0]["id"]
@@ -526,6 +538,7 @@ async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
             if n["compliance_due_on"]
         ],
         sustain_until=case["sustain_until"],
+        reviews=_review_milestones(case),
     )
     case_facts = await facts(case)
     stage = Stage(case["stage"])
@@ -547,6 +560,17 @@ async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
         "activity": await history.feed(viewer, case_id, limit=10),
         "assumptions": deadlines.ASSUMPTIONS,
     }
+
+
+def _review_milestones(case: dict[str, Any]) -> list[tuple[str, Any]]:
+    from improve.reviews.domain import due_reviews
+
+    if case["stage"] == Stage.CLOSED:
+        return []
+    return [
+        (("Missed: " if r["missed"] else "") + r["label"], r["on"])
+        for r in due_reviews(case, clock.today())
+    ]
 
 
 def _next_moves(stage: Stage) -> list[Stage]:

@@ -41,6 +41,7 @@ def _labels() -> dict[str, Any]:
 
 async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> Template:
     from improve.plans import domain as plans
+    from improve.reviews import domain as reviews
 
     view = await cases.case_view(viewer, case_id)
     actions = await plans.actions_of(viewer, case_id)
@@ -55,6 +56,11 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
         "errors": {},
         "message": None,
         "plan_summary": summary,
+        "due_reviews": reviews.due_reviews(view["case"], clock.today()),
+        "recent_reviews": await reviews.of_case(viewer, case_id, limit=5),
+        "AUDIENCES": reviews.AUDIENCES,
+        "RAG": reviews.RAG,
+        "CONFIDENCE": reviews.CONFIDENCE,
         "answered_by": answered,
         **_labels(),
     }

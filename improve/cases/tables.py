@@ -39,6 +39,12 @@ class Case(Table, tablename="improvement_case"):
     created_at = Timestamptz()
     # optimistic concurrency: every change bumps it; a stale version is refused
     version = Integer(default=1)
+    # review cadences (days) and the next review of each audience; indexed for the
+    # reminder jobs that look for reviews coming up or missed
+    internal_review_days = Integer(default=14)
+    commissioner_review_days = Integer(default=30)
+    next_internal_review_on = Date(null=True, default=None, index=True)
+    next_commissioner_review_on = Date(null=True, default=None, index=True)
 
 
 class Finding(Table, tablename="finding"):

@@ -1,0 +1,1 @@
+"""Progress reviews: internal (manager with the quality lead) and with commissioners."""

@@ -1,0 +1,129 @@
+"""Progress reviews: cadences, recording schedules the next one, missed reviews, new
+actions join the plan, commissioners record their own reviews."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import viewer_of
+
+from improve import clock, history
+from improve.accounts.tables import OrgKind, Role
+from improve.cases import domain as cases
+from improve.errors import Forbidden, Invalid
+from improve.plans import domain as plans
+from improve.reviews import domain as reviews
+
+OPENED = dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC)
+REVIEW = {
+    "audience": "internal",
+    "held_on": "2026-05-18",
+    "attendees": "Manager, quality lead",
+    "rag_leadership": "amber",
+    "rag_staffing": "red",
+    "overall_rag": "amber",
+    "confidence": "medium",
+    "notes": "Night staffing still short.",
+    "decisions": "Block-book two agency nurses.",
+}
+
+
+@pytest.fixture
+async def case(world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    council = await world.org(OrgKind.COMMISSIONER)
+    commissioner = await world.user(council, Role.COMMISSIONER)
+    service = await world.service(provider, manager, (council,))
+    me = viewer_of(manager)
+    with clock.frozen(OPENED):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        opened = await cases.open_case(me, service["id"])
+    return {"case": opened, "manager": me, "commissioner": viewer_of(commissioner)}
+
+
+async def test_a_new_case_has_its_first_reviews_scheduled(case):
+    c = case["case"]
+    assert c["next_internal_review_on"] == dt.date(2026, 5, 18)
+    assert c["next_commissioner_review_on"] == dt.date(2026, 6, 3)
+    with clock.frozen(OPENED):
+        view = await cases.case_view(case["manager"], c["id"])
+    labels = [m.label for m in view["milestones"] if m.key == "review"]
+    assert labels == ["Internal review (manager and quality lead)", "Commissioner review"]
+
+
+async def test_recording_a_review_schedules_the_next_and_adds_actions(case):
+    me, case_id = case["manager"], case["case"]["id"]
+    with clock.frozen(OPENED + dt.timedelta(days=15)):
+        review = await reviews.record(
+            me,
+            case_id,
+            REVIEW,
+            [{"title": "Block-book agency nurses", "theme": "staffing", "due_on": "2026-05-25"}],
+        )
+        fresh = await cases.get_case(me, case_id)
+    assert review["rag"] == {"leadership": "amber", "staffing": "red"}
+    assert fresh["next_internal_review_on"] == dt.date(2026, 6, 1)  # 18 May + 14 days
+    titles = [a["title"] for a in await plans.actions_of(me, case_id)]
+    assert titles == ["Block-book agency nurses"]
+    events = await history.feed(me, case_id, entity="review")
+    assert events[0]["action"] == "recorded"
+
+
+async def test_missed_reviews_show_as_overdue(case):
+    with clock.frozen(OPENED + dt.timedelta(days=20)):
+        due = reviews.due_reviews(case["case"], clock.today())
+        view = await cases.case_view(case["manager"], case["case"]["id"])
+    assert [(r["audience"], r["missed"]) for r in due] == [
+        ("internal", True),
+        ("commissioner", False),
+    ]
+    assert any(m.label.startswith("Missed: Internal") for m in view["milestones"])
+
+
+async def test_bad_review_input_names_each_field(case):
+    with clock.frozen(OPENED), pytest.raises(Invalid) as refused:
+        await reviews.record(
+            case["manager"],
+            case["case"]["id"],
+            {"audience": "internal", "held_on": "2026-06-30", "rag_staffing": "purple"},
+        )
+    assert set(refused.value.errors) == {
+        "held_on",
+        "rag_staffing",
+        "overall_rag",
+        "confidence",
+        "attendees",
+    }
+
+
+async def test_commissioners_record_their_reviews_but_not_internal_ones(case):
+    commissioner, case_id = case["commissioner"], case["case"]["id"]
+    with clock.frozen(OPENED + dt.timedelta(days=30)):
+        with pytest.raises(Forbidden):
+            await reviews.record(commissioner, case_id, REVIEW)
+        with pytest.raises(Forbidden):
+            await reviews.record(
+                commissioner,
+                case_id,
+                {**REVIEW, "audience": "commissioner"},
+                [{"title": "x", "theme": "staffing", "due_on": "2026-07-01"}],
+            )
+        review = await reviews.record(commissioner, case_id, {**REVIEW, "audience": "commissioner"})
+    assert review["recorded_by_name"] == commissioner.name
+
+
+async def test_cadence_can_be_changed_per_case(case):
+    with clock.frozen(OPENED):
+        updated = await reviews.set_cadence(
+            case["manager"], case["case"]["id"], {"internal_review_days": "7"}
+        )
+        with pytest.raises(Invalid):
+            await reviews.set_cadence(
+                case["manager"], case["case"]["id"], {"commissioner_review_days": "3"}
+            )
+    assert updated["internal_review_days"] == 7
+    assert updated["next_internal_review_on"] == dt.date(2026, 5, 11)

@@ -286,6 +286,49 @@ async def _plan(viewer: Viewer, case_id: int, checker: Viewer | None = None) -> 
     )
 
 
+async def _reviews(manager: Viewer, commissioner: Viewer, case_id: int) -> None:
+    """An internal review last week and a commissioner review before it."""
+    import datetime as dt
+
+    from improve import clock
+    from improve.reviews import domain as reviews
+
+    today = clock.today()
+    await reviews.record(
+        commissioner,
+        case_id,
+        {
+            "audience": "commissioner",
+            "held_on": today - dt.timedelta(days=12),
+            "attendees": "Mark Hill (Devon County Council), Tom Evans, Priya Shah",
+            "rag_person_centred_care": "red",
+            "rag_staffing": "amber",
+            "overall_rag": "red",
+            "confidence": "low",
+            "notes": "Care plans still generic; night staffing improving.",
+            "decisions": "Placements stay suspended until the next review.",
+        },
+    )
+    await reviews.record(
+        manager,
+        case_id,
+        {
+            "audience": "internal",
+            "held_on": today - dt.timedelta(days=5),
+            "attendees": "Tom Evans, Priya Shah",
+            "rag_leadership": "green",
+            "rag_cultural_change": "amber",
+            "rag_person_centred_care": "amber",
+            "rag_staffing": "amber",
+            "rag_working_with_partners": "green",
+            "overall_rag": "amber",
+            "confidence": "medium",
+            "notes": "Medicines audits are now weekly; gaps down from 6 to 0 in three weeks.",
+            "decisions": "Start rewriting care plans with families this month.",
+        },
+    )
+
+
 async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     """Rating histories and cases at different points of the journey."""
     tom, grace = people_["manager@oakwood.demo"], people_["deputy.manager@oakwood.demo"]
@@ -331,6 +374,7 @@ async def _journeys(homes: dict[str, dict], people_: dict[str, Viewer]) -> None:
     )
     # drafting the plan moves the case to "plan drafted"
     await _plan(tom, case["id"], people_["quality@oakwood.demo"])
+    await _reviews(tom, people_["commissioner@devon.demo"], case["id"])
 
     # Beech Lodge: Inadequate in Safe only; the case is being assessed
     await cases.record_rating(grace, beech, _rating("2024-03-01", "Requires improvement"))

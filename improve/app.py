@@ -23,6 +23,7 @@ from improve.cases import routes as case_routes
 from improve.evidence import routes as evidence_routes
 from improve.paths import STATIC_DIR
 from improve.plans import routes as plan_routes
+from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
@@ -38,9 +39,18 @@ def _lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.prepare(settings.db_pool_size)
+        scheduler = None
+        if settings.scheduler:
+            from jobs import build_scheduler
+
+            scheduler = build_scheduler()
+            scheduler.start()
+            app.state.scheduler = scheduler
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
             await db.release()
 
     return lifespan
@@ -59,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *plan_routes.ROUTES,
             *evidence_routes.PAGE_ROUTES,
             *review_routes.PAGE_ROUTES,
+            *reminder_routes.PAGE_ROUTES,
             admin_router,
             api_router,
             create_static_files_router(

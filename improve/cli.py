@@ -165,6 +165,55 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs_run(_: argparse.Namespace) -> int:
+    """A worker that runs the scheduled jobs until SIGTERM or Ctrl+C."""
+    import signal
+
+    from improve import db
+    from jobs import build_scheduler
+
+    settings_module.get_settings().check()
+
+    async def run() -> None:
+        await db.prepare(settings_module.get_settings().db_pool_size)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        scheduler = build_scheduler()
+        scheduler.start()
+        print("improve jobs: running; SIGTERM stops cleanly.", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=True)
+            await db.release()
+            print("improve jobs: stopped.", flush=True)
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_jobs_run_once(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from jobs import registry, run_once
+
+    if args.name not in registry():
+        return _refused({"name": f"no job {args.name!r}; jobs: {', '.join(registry())}"})
+    now = None
+    if args.now:
+        try:
+            now = dt.datetime.fromisoformat(args.now)
+        except ValueError:
+            return _refused({"--now": "must be a date and time, e.g. 2026-12-01T08:00"})
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings_module.get_settings().tz)
+    result = _with_database(lambda: run_once(args.name, now))
+    print(f"{args.name}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from improve import demo
 
@@ -228,6 +277,15 @@ def parser() -> argparse.ArgumentParser:
         help="the files are CQC care directory CSVs (providers created as needed)",
     )
     imp.set_defaults(func=cmd_import_cqc)
+
+    jobs = sub.add_parser("jobs", help="scheduled jobs (reminders, email delivery)")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_run = jobs_sub.add_parser("run", help="run the scheduler as a separate worker")
+    jobs_run.set_defaults(func=cmd_jobs_run)
+    once = jobs_sub.add_parser("run-once", help="run one job now (for cron, or to try a date)")
+    once.add_argument("name", help="reminders or deliver")
+    once.add_argument("--now", default="", help="pretend it is this time (ISO, local time)")
+    once.set_defaults(func=cmd_jobs_run_once)
 
     org = sub.add_parser("org", help="manage organisations")
     org_sub = org.add_subparsers(dest="org_command", required=True)

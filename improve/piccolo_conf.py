@@ -19,5 +19,6 @@ APP_REGISTRY = AppRegistry(
         "improve.plans.piccolo_app",
         "improve.evidence.piccolo_app",
         "improve.reviews.piccolo_app",
+        "improve.reminders.piccolo_app",
     ]
 )

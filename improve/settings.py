@@ -71,6 +71,25 @@ VARIABLES: tuple[Variable, ...] = (
         "Where evidence files are stored (outside the database, under random names).",
     ),
     Variable("IMPROVE_UPLOAD_MAX_MB", "10", "Largest evidence file accepted, in megabytes."),
+    Variable(
+        "IMPROVE_SCHEDULER",
+        "on",
+        "`on`: the web app runs the scheduled jobs itself; `off`: run `improve jobs run` "
+        "(or cron with `improve jobs run-once`) instead.",
+    ),
+    Variable(
+        "IMPROVE_MAIL_PAUSE_SECONDS",
+        "0.5",
+        "Pause between two emails, to respect the mail server's sending limits.",
+    ),
+    Variable(
+        "IMPROVE_REVIEW_REMINDER_DAYS", "3", "Remind attendees this many days before a review."
+    ),
+    Variable(
+        "IMPROVE_ACTION_REMINDER_DAYS",
+        "7",
+        "Remind an action's owner this many days before it is due.",
+    ),
     Variable("IMPROVE_DB_POOL_SIZE", "10", "PostgreSQL connections per app instance."),
     Variable("IMPROVE_SMTP_HOST", "", "SMTP server for email; empty means email is not sent."),
     Variable("IMPROVE_SMTP_PORT", "587", "SMTP port."),
@@ -116,6 +135,17 @@ def _int(name: str, environ: dict[str, str], minimum: int = 0) -> int:
     return value
 
 
+def _float(name: str, environ: dict[str, str]) -> float:
+    raw = _read(name, environ)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} cannot be negative")
+    return value
+
+
 def _choice(name: str, environ: dict[str, str], allowed: tuple[str, ...]) -> str:
     value = _read(name, environ).strip().lower()
     if value not in allowed:
@@ -137,6 +167,10 @@ class Settings:
     sustain_months: int = 12
     upload_dir: str = "var/uploads"
     upload_max_mb: int = 10
+    scheduler: bool = True
+    mail_pause_seconds: float = 0.5
+    review_reminder_days: int = 3
+    action_reminder_days: int = 7
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: SmtpSecurity = "starttls"
@@ -214,6 +248,10 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         sustain_months=_int("IMPROVE_SUSTAIN_MONTHS", env, minimum=1),
         upload_dir=_read("IMPROVE_UPLOAD_DIR", env),
         upload_max_mb=_int("IMPROVE_UPLOAD_MAX_MB", env, minimum=1),
+        scheduler=_choice("IMPROVE_SCHEDULER", env, ("on", "off")) == "on",
+        mail_pause_seconds=_float("IMPROVE_MAIL_PAUSE_SECONDS", env),
+        review_reminder_days=_int("IMPROVE_REVIEW_REMINDER_DAYS", env, minimum=0),
+        action_reminder_days=_int("IMPROVE_ACTION_REMINDER_DAYS", env, minimum=0),
         smtp_host=_read("IMPROVE_SMTP_HOST", env),
         smtp_port=_int("IMPROVE_SMTP_PORT", env, minimum=1),
         smtp_security=_choice("IMPROVE_SMTP_SECURITY", env, ("starttls", "tls", "none")),  # type: ignore[arg-type]

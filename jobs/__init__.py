@@ -1,1 +1,61 @@
-"""Scheduled jobs (reminders, digests). Registered in code; see the reminders issue."""
+"""Scheduled jobs, registered in code. Each is a small async function that reads what is
+due from the domain rows and returns a summary of what it did.
+
+Per-case schedules live on the rows (next review dates, due dates), never in
+APScheduler's job store: its documentation says a job store must not be shared between
+schedulers, and several app instances may each run one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("improve.jobs")
+
+Job = Callable[[dt.datetime | None], Awaitable[dict[str, Any]]]
+
+
+def registry() -> dict[str, tuple[Job, dict[str, Any]]]:
+    """Job name -> (function, APScheduler interval trigger arguments)."""
+    from jobs.deliver import deliver
+    from jobs.reminders import scan
+
+    return {
+        "reminders": (scan, {"minutes": 15}),
+        "deliver": (deliver, {"minutes": 1}),
+    }
+
+
+async def run_once(name: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    jobs = registry()
+    if name not in jobs:
+        raise KeyError(f"no job named {name!r}; jobs: {', '.join(jobs)}")
+    result = await jobs[name][0](now)
+    log.info("job %s: %s", name, result)
+    return result
+
+
+def build_scheduler():
+    """An AsyncIOScheduler with every job: one instance of each at a time, missed runs
+    coalesced into one."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    scheduler = AsyncIOScheduler(
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone="UTC",
+    )
+    for name, (_, interval) in registry().items():
+        scheduler.add_job(
+            _logged, "interval", args=[name], id=name, replace_existing=True, **interval
+        )
+    return scheduler
+
+
+async def _logged(name: str) -> None:
+    try:
+        await run_once(name)
+    except Exception:  # a failing run is logged; the next run tries again
+        log.exception("job %s failed", name)

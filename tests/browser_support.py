@@ -51,6 +51,7 @@ def server():
         "IMPROVE_SECRET_KEY": TEST_SECRET,
         "IMPROVE_BASE_URL": base,
         "IMPROVE_LOG_LEVEL": "WARNING",
+        "IMPROVE_SCHEDULER": "off",
     }
     script = Path(sys.executable).with_name("improve")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "improve.cli"]

@@ -26,6 +26,8 @@ os.environ.update(
     IMPROVE_MODE="dev",
     IMPROVE_SECRET_KEY=TEST_SECRET,
     IMPROVE_BASE_URL="http://testserver.local",
+    IMPROVE_SCHEDULER="off",
+    IMPROVE_MAIL_PAUSE_SECONDS="0",
 )
 for _name in list(os.environ):
     if _name.startswith("IMPROVE_SMTP") or _name == "IMPROVE_USER_PASSWORD":

@@ -249,3 +249,18 @@ async def test_manager_records_a_review(page, case_with_findings):
     assert "Recent reviews" in text
     await page.goto(f"/cases/{case['id']}/plan")
     assert "Advertise night senior posts" in await page.locator("main").inner_text()
+
+
+async def test_notifications_page(page, case_with_findings):
+    from jobs import run_once
+
+    manager, _ = case_with_findings
+    await run_once("reminders")
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.get_by_role("link", name="Notifications").click()
+    await page.wait_for_load_state("networkidle")
+    await visit(page, "notifications")
+    if await page.get_by_role("button", name="Mark all as read").count():
+        await page.get_by_role("button", name="Mark all as read").click()
+        await page.wait_for_load_state("networkidle")
+    assert "0 unread" in await page.locator("main").inner_text()

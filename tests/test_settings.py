@@ -93,7 +93,7 @@ def test_only_the_settings_module_reads_the_environment():
 
 def test_every_name_the_settings_module_reads_is_declared():
     text = (ROOT / "improve" / "settings.py").read_text()
-    used = set(re.findall(r'_(?:read|int|choice)\("(IMPROVE_[A-Z_]+)"', text))
+    used = set(re.findall(r'_(?:read|int|float|choice)\("(IMPROVE_[A-Z_]+)"', text))
     assert used <= {v.name for v in settings.VARIABLES}
 
 

@@ -32,6 +32,7 @@ from improve.api.schemas import (
 )
 from improve.errors import Invalid
 from improve.evidence import routes as evidence_routes
+from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import domain as services
 from improve.web.auth import CurrentViewer
@@ -156,6 +157,7 @@ router = Router(
         *plan_api.ROUTES,
         *evidence_routes.API_ROUTES,
         *review_routes.API_ROUTES,
+        *reminder_routes.API_ROUTES,
         me,
         list_services,
         get_service,

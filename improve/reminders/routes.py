@@ -1,0 +1,67 @@
+"""The in-app notifications list (pages and API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+from litestar import get, post
+from litestar.exceptions import NotAuthorizedException
+from litestar.response import Redirect, Template
+
+from improve.reminders import outbox
+from improve.web.auth import CurrentViewer
+
+
+@get("/notifications", include_in_schema=False)
+async def notifications_page(viewer: CurrentViewer) -> Template:
+    return Template(
+        "reminders/notifications.html",
+        context={
+            "viewer": viewer,
+            "items": await outbox.notifications(viewer.user_id),
+            "unread": await outbox.unread_count(viewer.user_id),
+        },
+    )
+
+
+@post("/notifications/read", include_in_schema=False)
+async def mark_read(viewer: CurrentViewer) -> Redirect:
+    await outbox.mark_read(viewer.user_id)
+    return Redirect("/notifications", status_code=303)
+
+
+class NotificationOut(msgspec.Struct):
+    id: int
+    kind: str
+    title: str
+    link: str
+    created_at: dt.datetime
+    read: bool
+
+
+class Notifications(msgspec.Struct):
+    unread: int
+    items: list[NotificationOut]
+
+
+@get(
+    "/me/notifications",
+    summary="The caller's notifications, newest first",
+    raises=[NotAuthorizedException],
+)
+async def api_notifications(viewer: CurrentViewer) -> Notifications:
+    rows = await outbox.notifications(viewer.user_id)
+    return Notifications(
+        await outbox.unread_count(viewer.user_id),
+        [
+            NotificationOut(
+                r["id"], r["kind"], r["title"], r["link"], r["created_at"], r["read_at"] is not None
+            )
+            for r in rows
+        ],
+    )
+
+
+PAGE_ROUTES = [notifications_page, mark_read]
+API_ROUTES = [api_notifications]

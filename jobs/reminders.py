@@ -1,0 +1,128 @@
+"""The reminder scan: read what is due from the domain rows and write each reminder once.
+
+Runs every few minutes; safe to run twice or on several instances at once (the outbox's
+unique dedupe key makes repeats no-ops). One bad row is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from improve import clock
+from improve.accounts.tables import Role, User
+from improve.cases.tables import Case
+from improve.plans.tables import Action
+from improve.reminders import outbox, rules
+from improve.reviews.domain import AUDIENCES, NEXT_FIELD
+from improve.services.tables import Commissioning
+from improve.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+async def _people() -> tuple[dict[int, dict], dict[int, list[int]], dict[int, list[int]]]:
+    """Active users; quality leads per provider; commissioner users per organisation."""
+    users = await User.select(User.id, User.email, User.name, User.role, User.organisation).where(
+        User.active == True  # noqa: E712 (Piccolo builds SQL from ==)
+    )
+    by_id = {u["id"]: u for u in users}
+    leads: dict[int, list[int]] = {}
+    commissioners: dict[int, list[int]] = {}
+    for u in users:
+        if u["role"] == Role.QUALITY_LEAD:
+            leads.setdefault(u["organisation"], []).append(u["id"])
+        elif u["role"] == Role.COMMISSIONER:
+            commissioners.setdefault(u["organisation"], []).append(u["id"])
+    return by_id, leads, commissioners
+
+
+async def scan(now: dt.datetime | None = None) -> dict[str, Any]:
+    """Find due reminders and write the new ones. Returns what it did."""
+    now = now or clock.now()
+    with clock.frozen(now):
+        return await _scan(clock.today())
+
+
+async def _scan(today: dt.date) -> dict[str, Any]:
+    settings = get_settings()
+    users, leads, commissioner_users = await _people()
+    cases = await Case.select(
+        Case.id,
+        Case.service,
+        Case.service.name.as_alias("service_name"),
+        Case.service.provider.as_alias("provider"),
+        Case.service.manager.as_alias("manager"),
+        Case.next_internal_review_on,
+        Case.next_commissioner_review_on,
+    ).where(Case.stage != "closed")
+    links: dict[int, list[int]] = {}
+    for link in await Commissioning.select(Commissioning.service, Commissioning.commissioner):
+        links.setdefault(link["service"], []).append(link["commissioner"])
+    by_case = {c["id"]: c for c in cases}
+    due: list[rules.Reminder] = []
+    for case in cases:
+        team = [u for u in [case["manager"], *leads.get(case["provider"], [])] if u]
+        for audience, field in NEXT_FIELD.items():
+            attendees = list(team)
+            if audience == "commissioner":
+                for org in links.get(case["service"], []):
+                    attendees += commissioner_users.get(org, [])
+            if case[field]:
+                due += rules.review_upcoming(
+                    case_id=case["id"],
+                    service=case["service_name"],
+                    audience=audience,
+                    label=AUDIENCES[audience],
+                    on=case[field],
+                    attendees=attendees,
+                    today=today,
+                    days_before=settings.review_reminder_days,
+                )
+    horizon = today + dt.timedelta(days=settings.action_reminder_days)
+    actions = await Action.select(
+        Action.id, Action.title, Action.due_on, Action.owner, Action.plan.case.as_alias("case_id")
+    ).where(
+        Action.status.not_in(["done", "verified"])
+        & (Action.due_on <= horizon)
+        & (Action.plan.case.stage != "closed")
+    )
+    for a in actions:
+        case = by_case.get(a["case_id"])
+        if case is None:
+            continue
+        due += rules.action_due_soon(
+            action_id=a["id"],
+            case_id=a["case_id"],
+            title=a["title"],
+            due_on=a["due_on"],
+            owner=a["owner"],
+            today=today,
+            days_before=settings.action_reminder_days,
+        )
+        due += rules.action_overdue(
+            action_id=a["id"],
+            case_id=a["case_id"],
+            title=a["title"],
+            due_on=a["due_on"],
+            owner=a["owner"],
+            managers=[case["manager"]] if case["manager"] else [],
+            quality_leads=leads.get(case["provider"], []),
+            today=today,
+        )
+    written = skipped = errors = 0
+    for reminder in due:
+        user = users.get(reminder.user_id)
+        if user is None:
+            skipped += 1  # deactivated since
+            continue
+        try:
+            if await outbox.enqueue(reminder, user):
+                written += 1
+            else:
+                skipped += 1
+        except Exception:  # one bad row is logged and skipped, never stops the scan
+            errors += 1
+            log.exception("reminder %s could not be written", reminder.dedupe_key)
+    return {"due": len(due), "written": written, "already_written": skipped, "errors": errors}

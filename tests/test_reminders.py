@@ -1,0 +1,284 @@
+"""Reminders: due dates read from the rows, written once, delivered once over real SMTP
+(aiosmtpd on loopback), retried when the mail server is down."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import os
+import socket
+import subprocess
+import sys
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from conftest import TEST_DATABASE_URL, TEST_SECRET, viewer_of
+
+from improve import clock
+from improve.accounts.tables import OrgKind, Role
+from improve.cases import domain as cases
+from improve.plans import domain as plans
+from improve.reminders import outbox, rules
+from improve.reminders.tables import Notification, Outbox
+from improve.settings import get_settings, override, use
+from jobs import run_once
+
+OPENED = dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC)
+
+
+def test_rules():
+    today = dt.date(2026, 5, 15)
+    upcoming = rules.review_upcoming(
+        case_id=1,
+        service="Oak",
+        audience="internal",
+        label="Internal review",
+        on=dt.date(2026, 5, 18),
+        attendees=[3, 2, 3],
+        today=today,
+        days_before=3,
+    )
+    assert [r.user_id for r in upcoming] == [2, 3]
+    assert (
+        rules.review_upcoming(
+            case_id=1,
+            service="Oak",
+            audience="internal",
+            label="x",
+            on=dt.date(2026, 5, 19),
+            attendees=[2],
+            today=today,
+            days_before=3,
+        )
+        == []
+    )
+    overdue = rules.action_overdue(
+        action_id=9,
+        case_id=1,
+        title="Fix",
+        due_on=dt.date(2026, 5, 1),
+        owner=4,
+        managers=[5],
+        quality_leads=[6],
+        today=today,
+    )
+    assert [(r.kind, r.user_id) for r in overdue] == [
+        ("action_overdue", 4),
+        ("action_overdue", 5),
+        ("action_escalated", 6),
+    ]
+    assert (
+        rules.action_due_soon(
+            action_id=9,
+            case_id=1,
+            title="Fix",
+            due_on=dt.date(2026, 5, 22),
+            owner=4,
+            today=today,
+            days_before=7,
+        )[0].dedupe_key
+        == "action-due:9:2026-05-22:4"
+    )
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    saved = get_settings()
+    override(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        mail_from="improve@example.org",
+        mail_pause_seconds=0,
+    )
+    yield inbox
+    use(saved)
+    controller.stop()
+
+
+@pytest.fixture
+async def scene(world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER, name="Mo Manager")
+    lead = await world.user(provider, Role.QUALITY_LEAD, name="Lee Lead")
+    service = await world.service(provider, manager)
+    me = viewer_of(manager)
+    with clock.frozen(OPENED):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        case = await cases.open_case(me, service["id"])
+        await plans.commit(
+            me,
+            case["id"],
+            [],
+            [
+                {
+                    "title": "Fix MAR charts",
+                    "theme": "person_centred_care",
+                    "due_on": "2026-05-20",
+                    "owner": manager["id"],
+                },
+                {
+                    "title": "Night staffing",
+                    "theme": "staffing",
+                    "due_on": "2026-05-01",
+                    "owner": manager["id"],
+                },
+            ],
+        )
+    return {"case": case, "manager": manager, "lead": lead}
+
+
+async def _mine(case_id: int) -> list[dict]:
+    return (
+        await Outbox.select(Outbox.kind, Outbox.dedupe_key, Outbox.email, Outbox.status)
+        .where(Outbox.case == case_id)
+        .order_by(Outbox.id)
+    )
+
+
+async def test_the_scan_writes_each_reminder_once(scene):
+    now = dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC)  # internal review due 18 May
+    first = await run_once("reminders", now)
+    again = await run_once("reminders", now)
+    assert first["errors"] == 0 and again["written"] == 0
+    kinds = sorted({r["kind"] for r in await _mine(scene["case"]["id"])})
+    assert kinds == ["action_due_soon", "action_escalated", "action_overdue", "review_upcoming"]
+    rows = await _mine(scene["case"]["id"])
+    escalated = [r for r in rows if r["kind"] == "action_escalated"]
+    assert [r["email"] for r in escalated] == [scene["lead"]["email"]]
+    unread = await outbox.unread_count(scene["manager"]["id"])
+    assert unread == len([r for r in rows if r["email"] == scene["manager"]["email"]])
+
+
+async def test_delivery_sends_once_with_text_html_and_an_invite(scene, smtp):
+    now = dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC)
+    await run_once("reminders", now)
+    sent = await run_once("deliver", now)
+    assert sent["failed"] == 0 and sent["sent"] >= 4
+    assert (await run_once("deliver", now))["sent"] == 0  # nothing twice
+    review = next(
+        m
+        for m in smtp.messages
+        if m["Subject"].startswith("Review on 18 May") and m["To"] == scene["manager"]["email"]
+    )
+    assert "Hello Mo Manager" in review.get_body(("plain",)).get_content()
+    parts = {p.get_content_type() for p in review.walk()}
+    assert {"text/plain", "text/html", "text/calendar"} <= parts
+    calendar = next(p for p in review.walk() if p.get_content_type() == "text/calendar")
+    assert "DTSTART;VALUE=DATE:20260518" in calendar.get_content()
+    statuses = {r["status"] for r in await _mine(scene["case"]["id"])}
+    assert statuses == {"sent"}
+
+
+async def test_two_senders_never_send_the_same_message(scene, smtp):
+    now = dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC)
+    await run_once("reminders", now)
+    mine = len(await _mine(scene["case"]["id"]))
+    before = len(smtp.messages)
+    results = await asyncio.gather(outbox.deliver(), outbox.deliver())
+    assert sum(r["sent"] for r in results) == len(smtp.messages) - before
+    subjects = [m["Subject"] + m["To"] for m in smtp.messages]
+    assert len(subjects) == len(set(subjects))
+    assert len(smtp.messages) - before >= mine
+
+
+async def test_a_mail_server_outage_loses_nothing(scene):
+    saved = get_settings()
+    override(
+        smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_security="none", mail_pause_seconds=0
+    )  # nothing listens there
+    try:
+        await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
+        result = await outbox.deliver()
+    finally:
+        use(saved)
+    assert result["failed"] >= 1 and result["sent"] == 0
+    rows = await Outbox.select(Outbox.status, Outbox.attempts, Outbox.last_error).where(
+        Outbox.case == scene["case"]["id"]
+    )
+    assert {r["status"] for r in rows} == {"pending"} and all(r["attempts"] == 1 for r in rows)
+
+
+async def test_notifications_are_listed_and_marked_read(scene):
+    await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
+    user = scene["manager"]["id"]
+    listed = await outbox.notifications(user)
+    assert listed and await outbox.unread_count(user) == len(listed)
+    await outbox.mark_read(user)
+    assert await outbox.unread_count(user) == 0
+    assert await Notification.count().where(Notification.user == user) == len(listed)
+
+
+def test_run_once_from_the_command_line_with_a_date(tmp_path):
+    script = Path(sys.executable).with_name("improve")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "improve.cli"]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IMPROVE_")},
+        "IMPROVE_DATABASE_URL": TEST_DATABASE_URL,
+        "IMPROVE_SECRET_KEY": TEST_SECRET,
+    }
+    result = subprocess.run(
+        [*command, "jobs", "run-once", "reminders", "--now", "2026-05-16T08:00"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("reminders: due ")
+    bad = subprocess.run(
+        [*command, "jobs", "run-once", "nothing"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "no job 'nothing'" in bad.stderr
+
+
+async def test_the_web_app_runs_the_scheduler_when_asked(monkeypatch):
+    from improve import db
+    from improve.app import create_app
+
+    async def nothing(*_):
+        return None
+
+    # the tests' own connection pool stays open: only the scheduler is under test here
+    monkeypatch.setattr(db, "prepare", nothing)
+    monkeypatch.setattr(db, "release", nothing)
+    saved = get_settings()
+    try:
+        app = create_app(override(scheduler=True))
+        async with app.lifespan():
+            jobs = {job.id for job in app.state.scheduler.get_jobs()}
+            assert jobs == {"reminders", "deliver"}
+            job = app.state.scheduler.get_job("reminders")
+            assert job.max_instances == 1 and job.coalesce is True
+    finally:
+        use(saved)

@@ -16,7 +16,7 @@ from improve.cases.tables import Case
 from improve.plans.tables import Action
 from improve.reminders import outbox, rules
 from improve.reviews.domain import AUDIENCES, NEXT_FIELD
-from improve.services.tables import Commissioning
+from improve.services.tables import Commissioning, Enforcement, EnforcementKind
 from improve.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,52 @@ async def _people() -> tuple[dict[int, dict], dict[int, list[int]], dict[int, li
     return by_id, leads, commissioners
 
 
+async def _deadlines(
+    cases: list[dict[str, Any]], leads: dict[int, list[int]], today: dt.date
+) -> list[rules.Reminder]:
+    """Action plan due, warning-notice compliance dates, expected re-inspection."""
+    notices: dict[int, list[dict[str, Any]]] = {}
+    rating_ids = [c["opening_rating"] for c in cases if c["opening_rating"]]
+    if rating_ids:
+        for n in await Enforcement.select(
+            Enforcement.rating, Enforcement.regulation, Enforcement.compliance_due_on
+        ).where(
+            Enforcement.rating.is_in(rating_ids)
+            & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)
+        ):
+            notices.setdefault(n["rating"], []).append(n)
+    out: list[rules.Reminder] = []
+    for case in cases:
+        people = [u for u in [case["manager"], *leads.get(case["provider"], [])] if u]
+        dates = []
+        if case["action_plan_due_on"] and case["stage"] in ("assessing", "plan_drafted"):
+            dates.append(("action-plan", "Action plan due to CQC", case["action_plan_due_on"]))
+        if case["expected_reinspection_on"]:
+            dates.append(
+                ("reinspection", "Expected re-inspection", case["expected_reinspection_on"])
+            )
+        for n in notices.get(case["opening_rating"], []):
+            if n["compliance_due_on"]:
+                dates.append(
+                    (
+                        f"warning-{n['regulation']}",
+                        f"Warning notice compliance (regulation {n['regulation']})",
+                        n["compliance_due_on"],
+                    )
+                )
+        for key, label, on in dates:
+            out += rules.deadline_near(
+                case_id=case["id"],
+                service=case["service_name"],
+                key=key,
+                label=label,
+                on=on,
+                people=people,
+                today=today,
+            )
+    return out
+
+
 async def scan(now: dt.datetime | None = None) -> dict[str, Any]:
     """Find due reminders and write the new ones. Returns what it did."""
     now = now or clock.now()
@@ -49,6 +95,10 @@ async def _scan(today: dt.date) -> dict[str, Any]:
     settings = get_settings()
     users, leads, commissioner_users = await _people()
     cases = await Case.select(
+        Case.action_plan_due_on,
+        Case.expected_reinspection_on,
+        Case.opening_rating,
+        Case.stage,
         Case.id,
         Case.service,
         Case.service.name.as_alias("service_name"),
@@ -70,6 +120,15 @@ async def _scan(today: dt.date) -> dict[str, Any]:
                 for org in links.get(case["service"], []):
                     attendees += commissioner_users.get(org, [])
             if case[field]:
+                due += rules.review_missed(
+                    case_id=case["id"],
+                    service=case["service_name"],
+                    audience=audience,
+                    label=AUDIENCES[audience],
+                    on=case[field],
+                    people=team,
+                    today=today,
+                )
                 due += rules.review_upcoming(
                     case_id=case["id"],
                     service=case["service_name"],
@@ -80,6 +139,7 @@ async def _scan(today: dt.date) -> dict[str, Any]:
                     today=today,
                     days_before=settings.review_reminder_days,
                 )
+    due += await _deadlines(cases, leads, today)
     horizon = today + dt.timedelta(days=settings.action_reminder_days)
     actions = await Action.select(
         Action.id, Action.title, Action.due_on, Action.owner, Action.plan.case.as_alias("case_id")

@@ -282,3 +282,69 @@ async def test_the_web_app_runs_the_scheduler_when_asked(monkeypatch):
             assert job.max_instances == 1 and job.coalesce is True
     finally:
         use(saved)
+
+
+async def test_missed_reviews_and_cqc_deadlines_are_announced(world):
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    lead = await world.user(provider, Role.QUALITY_LEAD)
+    service = await world.service(provider, manager)
+    me = viewer_of(manager)
+    with clock.frozen(OPENED):
+        await cases.record_rating(
+            me,
+            service["id"],
+            {
+                "published_on": "2026-04-30",
+                "overall": "Inadequate",
+                "enforcement": [
+                    {
+                        "kind": "warning_notice",
+                        "regulation": "12",
+                        "compliance_due_on": "2026-05-25",
+                    }
+                ],
+            },
+        )
+        case = await cases.open_case(me, service["id"])
+    # 22 May: internal review (18 May) missed; action plan (28 May) and warning notice
+    # (25 May) within a week
+    await run_once("reminders", dt.datetime(2026, 5, 22, 7, tzinfo=dt.UTC))
+    rows = await Outbox.select(Outbox.kind, Outbox.dedupe_key, Outbox.email).where(
+        Outbox.case == case["id"]
+    )
+    missed = [r for r in rows if r["kind"] == "review_missed"]
+    assert sorted(r["email"] for r in missed) == sorted([manager["email"], lead["email"]])
+    keys = {r["dedupe_key"].split(":")[2] for r in rows if r["kind"] == "deadline_near"}
+    assert keys == {"action-plan", "warning-12"}
+
+
+def test_the_worker_stops_cleanly_on_sigterm(tmp_path):
+    import signal
+    import time
+
+    script = Path(sys.executable).with_name("improve")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "improve.cli"]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IMPROVE_")},
+        "IMPROVE_DATABASE_URL": TEST_DATABASE_URL,
+        "IMPROVE_SECRET_KEY": TEST_SECRET,
+    }
+    worker = subprocess.Popen(
+        [*command, "jobs", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first = worker.stdout.readline()
+        assert "running" in first, first
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+        assert "stopped" in worker.stdout.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()

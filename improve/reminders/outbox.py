@@ -28,6 +28,8 @@ TITLES = {
     "action_due_soon": "Due {on}: {about}",
     "action_overdue": "Overdue since {on}: {about}",
     "action_escalated": "Two weeks overdue: {about}",
+    "review_missed": "Not recorded: {about} ({on})",
+    "deadline_near": "{on}: {about}",
 }
 
 

@@ -121,3 +121,61 @@ def action_overdue(
             for user in sorted(set(quality_leads))
         ]
     return out
+
+
+DEADLINE_DAYS = 7  # CQC deadlines are announced a week ahead (and again on the day)
+
+
+def review_missed(
+    *,
+    case_id: int,
+    service: str,
+    audience: str,
+    label: str,
+    on: dt.date,
+    people: list[int],
+    today: dt.date,
+) -> list[Reminder]:
+    """A review not recorded by the day after its date: to the manager and quality lead."""
+    if (today - on).days < 1:
+        return []
+    return [
+        Reminder(
+            "review_missed",
+            f"review-missed:{case_id}:{audience}:{on}:{user}",
+            user,
+            case_id,
+            f"{label}: {service}",
+            on,
+            f"/cases/{case_id}#reviews",
+        )
+        for user in sorted(set(people))
+    ]
+
+
+def deadline_near(
+    *,
+    case_id: int,
+    service: str,
+    key: str,
+    label: str,
+    on: dt.date,
+    people: list[int],
+    today: dt.date,
+) -> list[Reminder]:
+    """A CQC deadline (action plan due, warning-notice compliance, expected re-inspection)
+    a week ahead; once per deadline and date."""
+    if not 0 <= (on - today).days <= DEADLINE_DAYS:
+        return []
+    return [
+        Reminder(
+            "deadline_near",
+            f"deadline:{case_id}:{key}:{on}:{user}",
+            user,
+            case_id,
+            f"{label}: {service}",
+            on,
+            f"/cases/{case_id}",
+        )
+        for user in sorted(set(people))
+    ]

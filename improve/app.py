@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
             # the API authenticates with Bearer tokens only, never cookies
-            exclude=[r"^/api/"],
+            # one-click unsubscribe from an email carries a signed token instead
+            exclude=[r"^/api/", r"^/unsubscribe/"],
         ),
         template_config=TemplateConfig(instance=templating.engine()),
         exception_handlers=HANDLERS,

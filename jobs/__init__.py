@@ -19,13 +19,16 @@ Job = Callable[[dt.datetime | None], Awaitable[dict[str, Any]]]
 
 
 def registry() -> dict[str, tuple[Job, dict[str, Any]]]:
-    """Job name -> (function, APScheduler interval trigger arguments)."""
+    """Job name -> (function, APScheduler trigger arguments)."""
+    from improve.reminders.digests import send_weekly
     from jobs.deliver import deliver
     from jobs.reminders import scan
 
     return {
-        "reminders": (scan, {"minutes": 15}),
-        "deliver": (deliver, {"minutes": 1}),
+        "reminders": (scan, {"trigger": "interval", "minutes": 15}),
+        "deliver": (deliver, {"trigger": "interval", "minutes": 1}),
+        # Monday morning where the users are (IMPROVE_TIMEZONE)
+        "digests": (send_weekly, {"trigger": "cron", "day_of_week": "mon", "hour": 7}),
     }
 
 
@@ -47,10 +50,13 @@ def build_scheduler():
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC",
     )
-    for name, (_, interval) in registry().items():
-        scheduler.add_job(
-            _logged, "interval", args=[name], id=name, replace_existing=True, **interval
-        )
+    from improve.settings import get_settings
+
+    for name, (_, trigger) in registry().items():
+        options = dict(trigger)
+        if options["trigger"] == "cron":
+            options["timezone"] = get_settings().tz
+        scheduler.add_job(_logged, args=[name], id=name, replace_existing=True, **options)
     return scheduler
 
 

@@ -17,6 +17,7 @@ from conftest import api_token, csrf_token, http_client, log_in, viewer_of
 from improve.accounts import tokens
 from improve.accounts.tables import OrgKind, Role
 from improve.cases import domain as cases
+from improve.reminders import digests
 
 PUBLIC = "public"  # anyone, logged in or not
 USER = "user"  # any logged-in person
@@ -98,6 +99,9 @@ MATRIX = [
     Entry("POST", "/cases/{case_id:int}/reviews/new", VIEW, {"audience": "commissioner"}),
     Entry("GET", "/reviews/{review_id:int}", VIEW),
     Entry("POST", "/cases/{case_id:int}/review-cadence", EDIT, {"internal_review_days": "x"}),
+    Entry("GET", "/unsubscribe/{token:str}", PUBLIC),
+    Entry("POST", "/unsubscribe/{token:str}", PUBLIC),
+    Entry("POST", "/profile/digests", USER, {"digests": "on"}),
     Entry("GET", "/notifications", USER),
     Entry("POST", "/notifications/read", USER),
     Entry("GET", "/playbooks", USER),
@@ -317,6 +321,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "finding_id": scene["cases"]["a" if in_scope else "b"][1]["id"],
         "framework_id": "saf",
         "playbook_id": "leadership",
+        "token": digests.unsubscribe_token(scene["victim"]["id"]),
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
         "review_id": scene["cases"]["a" if in_scope else "b"][4]["id"],

@@ -264,3 +264,14 @@ async def test_notifications_page(page, case_with_findings):
         await page.get_by_role("button", name="Mark all as read").click()
         await page.wait_for_load_state("networkidle")
     assert "0 unread" in await page.locator("main").inner_text()
+
+
+async def test_unsubscribe_page_needs_no_login(page, case_with_findings):
+    from improve.reminders import digests
+
+    manager, _ = case_with_findings
+    await page.goto(f"/unsubscribe/{digests.unsubscribe_token(manager['id'])}")
+    await visit(page, "unsubscribe")
+    await page.get_by_role("button", name="Stop weekly digests").click()
+    await page.wait_for_load_state("networkidle")
+    assert "will not receive the weekly digest" in await page.locator("main").inner_text()

@@ -277,7 +277,7 @@ async def test_the_web_app_runs_the_scheduler_when_asked(monkeypatch):
         app = create_app(override(scheduler=True))
         async with app.lifespan():
             jobs = {job.id for job in app.state.scheduler.get_jobs()}
-            assert jobs == {"reminders", "deliver"}
+            assert jobs == {"reminders", "deliver", "digests"}
             job = app.state.scheduler.get_job("reminders")
             assert job.max_instances == 1 and job.coalesce is True
     finally:
@@ -348,3 +348,58 @@ def test_the_worker_stops_cleanly_on_sigterm(tmp_path):
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+async def test_weekly_digests_once_per_week_scoped_and_unsubscribable(world, smtp, client):
+    from improve.reminders import digests
+
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    lead = await world.user(provider, Role.QUALITY_LEAD)
+    council = await world.org(OrgKind.COMMISSIONER)
+    watcher = await world.user(council, Role.COMMISSIONER)
+    other_council = await world.user(await world.org(OrgKind.COMMISSIONER), Role.COMMISSIONER)
+    service = await world.service(provider, manager, (council,), name="Digest House")
+    me = viewer_of(manager)
+    with clock.frozen(OPENED):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        case = await cases.open_case(me, service["id"])
+        await plans.commit(
+            me, case["id"], [], [{"title": "Late", "theme": "staffing", "due_on": "2026-05-05"}]
+        )
+    monday = dt.datetime(2026, 5, 18, 6, tzinfo=dt.UTC)
+    first = await run_once("digests", monday)
+    again = await run_once("digests", monday)
+    assert first["week"] == "2026-W21" and first["written"] >= 2 and again["written"] == 0
+    rows = (
+        await Outbox.select(Outbox.email, Outbox.text_body, Outbox.headers)
+        .where(Outbox.kind == "digest")
+        .output(load_json=True)
+    )
+    mine = {r["email"]: r for r in rows}
+    assert watcher["email"] in mine and lead["email"] in mine
+    assert (
+        other_council["email"] not in mine
+        or "Digest House" not in mine[other_council["email"]]["text_body"]
+    )
+    body = mine[watcher["email"]]["text_body"]
+    assert "Digest House" in body and "Overdue actions: 1" in body
+    assert "List-Unsubscribe" in mine[watcher["email"]]["headers"]
+    await run_once("deliver", monday)
+    sent = next(m for m in smtp.messages if m["To"] == watcher["email"])
+    assert sent["List-Unsubscribe"].strip().startswith("<http") and sent["List-Unsubscribe-Post"]
+
+    token = digests.unsubscribe_token(watcher["id"])
+    assert digests.user_for_token(token) == watcher["id"]
+    tampered = token[:-1] + ("1" if token[-1] != "1" else "2")
+    assert digests.user_for_token(tampered) is None
+    assert (await client.post(f"/unsubscribe/{tampered}")).status_code == 404
+    done = await client.post(f"/unsubscribe/{token}")  # one click, no login, no CSRF
+    assert done.status_code == 200 and "will not receive" in done.text
+    next_week = await run_once("digests", monday + dt.timedelta(days=7))
+    rows = await Outbox.select(Outbox.email).where(
+        (Outbox.kind == "digest") & Outbox.dedupe_key.like("%2026-W22")
+    )
+    assert watcher["email"] not in {r["email"] for r in rows} and next_week["written"] >= 1

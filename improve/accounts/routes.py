@@ -61,6 +61,13 @@ async def logout(request: Request) -> Redirect:
     return Redirect("/login", status_code=303, cookies=[_session_cookie("", 0)])
 
 
+async def _digests_enabled(user_id: int) -> bool:
+    from improve.accounts.tables import User
+
+    row = await User.select(User.digests_enabled).where(User.id == user_id).first()
+    return bool(row and row["digests_enabled"])
+
+
 async def _profile(viewer: CurrentViewer, status: int = 200, **extra: object) -> Template:
     context = {
         "viewer": viewer,
@@ -68,6 +75,7 @@ async def _profile(viewer: CurrentViewer, status: int = 200, **extra: object) ->
         "new_token": None,
         "errors": {},
         "message": None,
+        "digests_enabled": await _digests_enabled(viewer.user_id),
     }
     context.update(extra)
     return Template("accounts/profile.html", context=context, status_code=status)

@@ -42,6 +42,8 @@ class User(Table, tablename="app_user"):
     active = Boolean(default=True)
     created_at = Timestamptz()
     last_login_at = Timestamptz(null=True, default=None)
+    # weekly digest emails; reminders about overdue actions cannot be turned off
+    digests_enabled = Boolean(default=True)
 
 
 class UserSession(Table, tablename="user_session"):

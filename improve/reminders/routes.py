@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from improve.reminders import outbox
@@ -65,3 +66,42 @@ async def api_notifications(viewer: CurrentViewer) -> Notifications:
 
 PAGE_ROUTES = [notifications_page, mark_read]
 API_ROUTES = [api_notifications]
+
+
+@get("/unsubscribe/{token:str}", include_in_schema=False)
+async def unsubscribe_page(token: FromPath[str]) -> Template:
+    from improve.errors import NotFound
+    from improve.reminders import digests
+
+    if digests.user_for_token(token) is None:
+        raise NotFound("This link is not valid")
+    return Template(
+        "reminders/unsubscribe.html", context={"viewer": None, "token": token, "done": False}
+    )
+
+
+@post("/unsubscribe/{token:str}", include_in_schema=False, opt={"exclude_from_csrf": True})
+async def unsubscribe(token: FromPath[str]) -> Template:
+    """One click from the email (RFC 8058): the signed token is the authority."""
+    from improve.errors import NotFound
+    from improve.reminders import digests
+
+    user_id = digests.user_for_token(token)
+    if user_id is None:
+        raise NotFound("This link is not valid")
+    await digests.set_enabled(user_id, False)
+    return Template(
+        "reminders/unsubscribe.html", context={"viewer": None, "token": token, "done": True}
+    )
+
+
+@post("/profile/digests", include_in_schema=False)
+async def digest_preference(request: Request, viewer: CurrentViewer) -> Redirect:
+    from improve.reminders import digests
+
+    form = await request.form()
+    await digests.set_enabled(viewer.user_id, form.get("digests") == "on")
+    return Redirect("/profile", status_code=303)
+
+
+PAGE_ROUTES += [unsubscribe_page, unsubscribe, digest_preference]

@@ -83,6 +83,11 @@ VARIABLES: tuple[Variable, ...] = (
         "Pause between two emails, to respect the mail server's sending limits.",
     ),
     Variable(
+        "IMPROVE_MAIL_MAX_ATTEMPTS",
+        "8",
+        "Tries before an email is given up as failed (with growing waits between).",
+    ),
+    Variable(
         "IMPROVE_REVIEW_REMINDER_DAYS", "3", "Remind attendees this many days before a review."
     ),
     Variable(
@@ -169,6 +174,7 @@ class Settings:
     upload_max_mb: int = 10
     scheduler: bool = True
     mail_pause_seconds: float = 0.5
+    mail_max_attempts: int = 8
     review_reminder_days: int = 3
     action_reminder_days: int = 7
     smtp_host: str = ""
@@ -250,6 +256,7 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         upload_max_mb=_int("IMPROVE_UPLOAD_MAX_MB", env, minimum=1),
         scheduler=_choice("IMPROVE_SCHEDULER", env, ("on", "off")) == "on",
         mail_pause_seconds=_float("IMPROVE_MAIL_PAUSE_SECONDS", env),
+        mail_max_attempts=_int("IMPROVE_MAIL_MAX_ATTEMPTS", env, minimum=1),
         review_reminder_days=_int("IMPROVE_REVIEW_REMINDER_DAYS", env, minimum=0),
         action_reminder_days=_int("IMPROVE_ACTION_REMINDER_DAYS", env, minimum=0),
         smtp_host=_read("IMPROVE_SMTP_HOST", env),

@@ -126,6 +126,8 @@ MATRIX = [
     Entry("POST", "/admin/services", ADMIN, {"name": ""}),
     Entry("GET", "/admin/services/{service_id:int}", ADMIN),
     Entry("POST", "/admin/services/{service_id:int}", ADMIN, {"name": ""}),
+    Entry("GET", "/admin/outbox", ADMIN),
+    Entry("POST", "/admin/outbox/{message_id:int}/retry", ADMIN),
     Entry("GET", "/admin/imports", ADMIN),
     Entry("POST", "/admin/imports", ADMIN, {"kind": "directory"}),
     Entry("GET", "/api/v1/me", USER),
@@ -294,7 +296,28 @@ async def scene(world):
         "council": council,
         "victim": victim,
         "cases": cases_,
+        "message_id": await _message(),
     }
+
+
+async def _message() -> int:
+    """An outbox row for the admin's outbox routes."""
+    from improve import clock
+    from improve.reminders.tables import Outbox
+
+    rows = await Outbox.insert(
+        Outbox(
+            kind="digest",
+            dedupe_key=f"matrix:{clock.now().timestamp()}",
+            email="x@example.org",
+            subject="Matrix",
+            text_body="x",
+            html_body="x",
+            status="failed",
+            created_at=clock.now(),
+        )
+    ).returning(Outbox.id)
+    return rows[0]["id"]
 
 
 def _fill(value: Any, ids: dict[str, Any]) -> Any:
@@ -321,6 +344,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "finding_id": scene["cases"]["a" if in_scope else "b"][1]["id"],
         "framework_id": "saf",
         "playbook_id": "leadership",
+        "message_id": scene["message_id"],
         "token": digests.unsubscribe_token(scene["victim"]["id"]),
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
@@ -338,6 +362,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
             action_id=999_999,
             evidence_id=999_999,
             review_id=999_999,
+            message_id=999_999,
         )
     owner = me if in_scope and me else scene["victim"]
     token, _ = await tokens.create(viewer_of(owner), "to revoke")

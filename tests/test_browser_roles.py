@@ -92,6 +92,7 @@ async def test_admin_pages(page, two_providers):
         (f"/admin/services/{two_providers['oak_home']['id']}", "admin-service"),
         (f"/admin/users/{two_providers['people']['quality_lead']['id']}", "admin-user"),
         ("/admin/imports", "admin-imports"),
+        ("/admin/outbox", "admin-outbox"),
     ]:
         response = await page.goto(path)
         assert response.status == 200, path

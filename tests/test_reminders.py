@@ -403,3 +403,98 @@ async def test_weekly_digests_once_per_week_scoped_and_unsubscribable(world, smt
         (Outbox.kind == "digest") & Outbox.dedupe_key.like("%2026-W22")
     )
     assert watcher["email"] not in {r["email"] for r in rows} and next_week["written"] >= 1
+
+
+async def test_a_sender_killed_after_claiming_loses_nothing(scene, smtp):
+    """A row claimed by a sender that died (status 'sending', stale claim) is taken over
+    after the lease and sent once."""
+    await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
+    row = (
+        await Outbox.select(Outbox.id, Outbox.email)
+        .where((Outbox.case == scene["case"]["id"]) & (Outbox.status == "pending"))
+        .first()
+    )
+    assert await outbox.claim(row["id"])  # ... and the process was killed here
+    later = clock.now() + outbox.LEASE + dt.timedelta(minutes=1)
+    with clock.frozen(later):
+        result = await outbox.deliver()
+    assert result["released"] >= 1
+    status = await Outbox.select(Outbox.status).where(Outbox.id == row["id"]).first()
+    assert status["status"] == "sent"
+    assert (await outbox.deliver())["sent"] == 0
+
+
+async def test_a_refusing_server_gets_every_message_once_it_comes_back(scene):
+    inbox = Inbox()
+    port = _free_port()
+    saved = get_settings()
+    override(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        mail_pause_seconds=0,
+        mail_max_attempts=5,
+    )
+    try:
+        start = dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC)
+        await run_once("reminders", start)
+        ours = await Outbox.count().where(Outbox.case == scene["case"]["id"])
+        with clock.frozen(start):
+            down = await outbox.deliver()  # nothing listens yet
+        assert down["sent"] == 0 and down["failed"] >= ours
+        with clock.frozen(start + dt.timedelta(seconds=30)):
+            waiting = await outbox.deliver()  # backing off: not tried again yet
+        assert waiting["failed"] == 0 and waiting["sent"] == 0
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            with clock.frozen(start + dt.timedelta(minutes=2)):
+                back = await outbox.deliver(limit=1000)
+        finally:
+            controller.stop()
+    finally:
+        use(saved)
+    mine = [
+        m for m in inbox.messages if m["To"] in (scene["manager"]["email"], scene["lead"]["email"])
+    ]
+    assert len(mine) == ours and back["sent"] >= ours
+    assert len({m["Subject"] + m["To"] for m in mine}) == ours
+
+
+def test_backoff_grows_and_is_capped():
+    assert [outbox.backoff(n).seconds // 60 for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert outbox.backoff(30) == outbox.MAX_WAIT
+
+
+async def test_reminders_go_out_on_the_right_local_day_across_the_clock_change(world):
+    """At 23:30 UTC on Saturday 24 October 2026 it is already Sunday in London (BST): a review
+    on Wednesday 28 October is 3 local days away, so its reminder is due."""
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    service = await world.service(provider, manager)
+    me = viewer_of(manager)
+    with clock.frozen(dt.datetime(2026, 10, 14, 9, tzinfo=dt.UTC)):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-10-01", "overall": "Inadequate"}
+        )
+        case = await cases.open_case(me, service["id"])  # first internal review 28 Oct
+    assert case["next_internal_review_on"] == dt.date(2026, 10, 28)
+    await run_once("reminders", dt.datetime(2026, 10, 24, 23, 30, tzinfo=dt.UTC))
+    kinds = {r["kind"] for r in await Outbox.select(Outbox.kind).where(Outbox.case == case["id"])}
+    assert "review_upcoming" in kinds
+
+
+async def test_admin_outbox_lists_and_retries_failed_messages(client, world, scene):
+    from conftest import log_in
+
+    await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
+    row = await Outbox.select(Outbox.id).where(Outbox.case == scene["case"]["id"]).first()
+    await Outbox.update({Outbox.status: "failed", Outbox.attempts: 8}).where(Outbox.id == row["id"])
+    await log_in(client, await world.admin())
+    page = await client.get("/admin/outbox?status=failed")
+    assert page.status_code == 200 and "Retry" in page.text
+    assert await outbox.retry(row["id"])
+    again = (
+        await Outbox.select(Outbox.status, Outbox.attempts).where(Outbox.id == row["id"]).first()
+    )
+    assert again == {"status": "pending", "attempts": 0}

@@ -8,7 +8,7 @@ from litestar import Request, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from improve.accounts import people
@@ -335,6 +335,29 @@ async def run_import(request: Request, viewer: CurrentViewer) -> Template:
     return await _imports_page(viewer, report=report)
 
 
+# --- outbox --------------------------------------------------------------------------
+
+
+@get("/outbox")
+async def outbox_page(viewer: CurrentViewer, status: FromQuery[str] = "") -> Template:
+    from improve.reminders import outbox
+
+    return _page("outbox", viewer, **await outbox.overview(status), filter_status=status)
+
+
+@post("/outbox/{message_id:int}/retry")
+async def retry_message(viewer: CurrentViewer, message_id: FromPath[int]) -> Redirect:
+    from improve.errors import NotFound
+    from improve.reminders import outbox
+    from improve.reminders.tables import Outbox
+
+    if not await outbox.retry(message_id) and not await Outbox.exists().where(
+        Outbox.id == message_id
+    ):
+        raise NotFound("No such message")
+    return Redirect("/admin/outbox?status=failed", status_code=303)
+
+
 router = Router(
     path="/admin",
     guards=[admins_only],
@@ -356,5 +379,7 @@ router = Router(
         update_service,
         imports,
         run_import,
+        outbox_page,
+        retry_message,
     ],
 )

@@ -22,7 +22,14 @@ from improve.settings import get_settings
 log = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(minutes=10)
-MAX_ATTEMPTS = 5
+MAX_WAIT = dt.timedelta(minutes=60)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait before the next try: 1, 2, 4 ... 60 minutes."""
+    return min(MAX_WAIT, dt.timedelta(minutes=2 ** min(attempts - 1, 10)))
+
+
 TITLES = {
     "review_upcoming": "Review on {on}: {about}",
     "action_due_soon": "Due {on}: {about}",
@@ -114,9 +121,13 @@ async def deliver(limit: int = 200) -> dict[str, int]:
     summary = {"sent": 0, "failed": 0, "skipped": 0, "released": await release_stale()}
     if not settings.smtp_host:
         return summary  # email is off: in-app notifications still show
+    now = clock.now()
     pending = (
         await Outbox.select(Outbox.id)
-        .where(Outbox.status == "pending")
+        .where(
+            (Outbox.status == "pending")
+            & (Outbox.next_attempt_at.is_null() | (Outbox.next_attempt_at <= now))
+        )
         .order_by(Outbox.id)
         .limit(limit)
     )
@@ -129,12 +140,13 @@ async def deliver(limit: int = 200) -> dict[str, int]:
             await mail.send(row, settings)
         except Exception as exc:  # one bad message must not stop the others
             attempts = row["attempts"] + 1
-            status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+            status = "failed" if attempts >= settings.mail_max_attempts else "pending"
             await Outbox.update(
                 {
                     Outbox.status: status,
                     Outbox.attempts: attempts,
                     Outbox.last_error: str(exc)[:1000],
+                    Outbox.next_attempt_at: clock.now() + backoff(attempts),
                 }
             ).where(Outbox.id == row["id"])
             log.warning(
@@ -178,3 +190,44 @@ async def mark_read(user_id: int) -> int:
         .returning(Notification.id)
     )
     return len(rows)
+
+
+STATUSES = ("pending", "sending", "sent", "failed")
+
+
+async def overview(status: str = "", limit: int = 100) -> dict[str, Any]:
+    """For the admin page: counts by status and the latest messages."""
+    from piccolo.query.functions.aggregate import Count
+
+    counts = {
+        r["status"]: r["n"]
+        for r in await Outbox.select(Outbox.status, Count(alias="n")).group_by(Outbox.status)
+    }
+    query = Outbox.select(
+        Outbox.id,
+        Outbox.kind,
+        Outbox.email,
+        Outbox.subject,
+        Outbox.status,
+        Outbox.attempts,
+        Outbox.last_error,
+        Outbox.created_at,
+        Outbox.sent_at,
+        Outbox.next_attempt_at,
+    )
+    if status in STATUSES:
+        query = query.where(Outbox.status == status)
+    rows = await query.order_by(Outbox.id, ascending=False).limit(limit)
+    return {"counts": {s: counts.get(s, 0) for s in STATUSES}, "rows": rows}
+
+
+async def retry(row_id: int) -> bool:
+    """Put a failed message back in the queue, from now."""
+    rows = (
+        await Outbox.update(
+            {Outbox.status: "pending", Outbox.attempts: 0, Outbox.next_attempt_at: None}
+        )
+        .where((Outbox.id == row_id) & (Outbox.status == "failed"))
+        .returning(Outbox.id)
+    )
+    return bool(rows)

@@ -27,6 +27,8 @@ class Outbox(Table, tablename="outbox"):
     sent_at = Timestamptz(null=True, default=None)
     last_error = Text(default="")
     created_at = Timestamptz()
+    # a failed send waits before the next try (back-off), then is retried
+    next_attempt_at = Timestamptz(null=True, default=None)
 
 
 class Notification(Table, tablename="notification"):

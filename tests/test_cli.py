@@ -164,3 +164,46 @@ def test_import_cqc_from_the_command_line(tmp_path):
         "import-cqc", "--directory", str(data / "care_directory.csv"), cwd=tmp_path, **env
     )
     assert directory.returncode == 0, directory.stderr
+
+
+def test_demo_reminders_and_digests_arrive_once_in_a_local_smtp_server(tmp_path):
+    import email
+    import socket
+    from email import policy
+
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+            return "250 OK"
+
+    assert improve("demo", "--no-serve", cwd=tmp_path).returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    env = {
+        "IMPROVE_DATABASE_URL": "sqlite:///var/demo.sqlite",
+        "IMPROVE_SMTP_HOST": "127.0.0.1",
+        "IMPROVE_SMTP_PORT": str(port),
+        "IMPROVE_SMTP_SECURITY": "none",
+        "IMPROVE_MAIL_PAUSE_SECONDS": "0",
+    }
+    try:
+        for job in ("reminders", "digests", "deliver"):
+            result = improve("jobs", "run-once", job, cwd=tmp_path, **env)
+            assert result.returncode == 0, result.stderr
+        first = len(inbox.messages)
+        for job in ("reminders", "digests", "deliver"):
+            improve("jobs", "run-once", job, cwd=tmp_path, **env)
+    finally:
+        controller.stop()
+    subjects = [m["Subject"] for m in inbox.messages]
+    assert first >= 5 and len(inbox.messages) == first  # the second run sent nothing new
+    assert any(s.startswith("Overdue since") for s in subjects)
+    assert any(s.startswith("improve weekly digest") for s in subjects)

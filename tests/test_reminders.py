@@ -498,3 +498,28 @@ async def test_admin_outbox_lists_and_retries_failed_messages(client, world, sce
         await Outbox.select(Outbox.status, Outbox.attempts).where(Outbox.id == row["id"]).first()
     )
     assert again == {"status": "pending", "attempts": 0}
+
+
+async def test_a_month_of_reminders_in_seconds_each_once(scene, smtp):
+    """Scan and deliver every quarter of an hour's worth of days for a month: every
+    reminder arrives once, on its day."""
+    start = dt.datetime(2026, 5, 4, 6, tzinfo=dt.UTC)
+    for day in range(31):
+        for hour in (6, 18):  # two runs a day, as a restarted worker might do
+            now = start + dt.timedelta(days=day, hours=hour - 6)
+            await run_once("reminders", now)
+            await run_once("deliver", now)
+    ours = [
+        m for m in smtp.messages if m["To"] in (scene["manager"]["email"], scene["lead"]["email"])
+    ]
+    keys = [m["Subject"] + "|" + m["To"] for m in ours]
+    assert len(keys) == len(set(keys))
+    subjects = " ".join(m["Subject"] for m in ours)
+    for expected in (
+        "Review on 18 May",
+        "Due 20 May",
+        "Overdue since 1 May",
+        "Two weeks overdue",
+        "Not recorded",
+    ):
+        assert expected in subjects, expected

@@ -466,20 +466,40 @@ def test_backoff_grows_and_is_capped():
     assert outbox.backoff(30) == outbox.MAX_WAIT
 
 
-async def test_reminders_go_out_on_the_right_local_day_across_the_clock_change(world):
-    """At 23:30 UTC on Saturday 24 October 2026 it is already Sunday in London (BST): a review
-    on Wednesday 28 October is 3 local days away, so its reminder is due."""
+@pytest.mark.parametrize(
+    ("published", "opened", "review_on", "scan_at"),
+    [
+        # after the October change: 23:30 UTC on 24 Oct is 00:30 on 25 Oct in London
+        (
+            "2026-10-01",
+            dt.datetime(2026, 10, 14, 9, tzinfo=dt.UTC),
+            dt.date(2026, 10, 28),
+            dt.datetime(2026, 10, 24, 23, 30, tzinfo=dt.UTC),
+        ),
+        # after the March change: 23:30 UTC on 1 Apr is 00:30 on 2 Apr (BST)
+        (
+            "2026-03-15",
+            dt.datetime(2026, 3, 22, 9, tzinfo=dt.UTC),
+            dt.date(2026, 4, 5),
+            dt.datetime(2026, 4, 1, 23, 30, tzinfo=dt.UTC),
+        ),
+    ],
+)
+async def test_reminders_go_out_on_the_right_local_day_across_the_clock_changes(
+    world, published, opened, review_on, scan_at
+):
+    """A review 3 local days away gets its reminder although it is 4 days away in UTC."""
     provider = await world.org(OrgKind.PROVIDER)
     manager = await world.user(provider, Role.REGISTERED_MANAGER)
     service = await world.service(provider, manager)
     me = viewer_of(manager)
-    with clock.frozen(dt.datetime(2026, 10, 14, 9, tzinfo=dt.UTC)):
+    with clock.frozen(opened):
         await cases.record_rating(
-            me, service["id"], {"published_on": "2026-10-01", "overall": "Inadequate"}
+            me, service["id"], {"published_on": published, "overall": "Inadequate"}
         )
-        case = await cases.open_case(me, service["id"])  # first internal review 28 Oct
-    assert case["next_internal_review_on"] == dt.date(2026, 10, 28)
-    await run_once("reminders", dt.datetime(2026, 10, 24, 23, 30, tzinfo=dt.UTC))
+        case = await cases.open_case(me, service["id"])
+    assert case["next_internal_review_on"] == review_on
+    await run_once("reminders", scan_at)
     kinds = {r["kind"] for r in await Outbox.select(Outbox.kind).where(Outbox.case == case["id"])}
     assert "review_upcoming" in kinds
 

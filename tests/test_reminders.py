@@ -543,3 +543,36 @@ async def test_a_month_of_reminders_in_seconds_each_once(scene, smtp):
         "Not recorded",
     ):
         assert expected in subjects, expected
+
+
+async def test_one_bad_row_is_logged_and_skipped(scene, monkeypatch):
+    real = outbox.enqueue
+    calls = {"n": 0}
+
+    async def flaky(reminder, user):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a broken row")
+        return await real(reminder, user)
+
+    monkeypatch.setattr(outbox, "enqueue", flaky)
+    result = await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
+    assert result["errors"] == 1 and result["written"] >= 1
+
+
+async def test_digests_can_be_turned_off_in_the_profile(client, world):
+    from conftest import csrf_token, log_in
+
+    from improve.accounts.tables import User
+
+    watcher = await world.user(await world.org(OrgKind.COMMISSIONER), Role.COMMISSIONER)
+    await log_in(client, watcher)
+    token = await csrf_token(client)
+    response = await client.post(
+        "/profile/digests", data={"_csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    row = await User.select(User.digests_enabled).where(User.id == watcher["id"]).first()
+    assert row["digests_enabled"] is False
+    page = await client.get("/profile")
+    assert 'id="f-digests"' in page.text and "always come" in page.text

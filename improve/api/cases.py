@@ -8,24 +8,20 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get, patch, post
 from litestar.exceptions import (
-    NotAuthorizedException,
     NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
 )
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
 from improve import access, framework, history
 from improve.accounts.tables import Role
+from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.errors import Forbidden
 from improve.framework import KEY_QUESTIONS
 from improve.services import cqc, importer, ratings
 from improve.web.auth import CurrentViewer
 
-ERRORS = [NotAuthorizedException, NotFoundException, ValidationException]
-WRITE_ERRORS = [*ERRORS, PermissionDeniedException]
 Limit = Annotated[int, Meta(ge=1, le=500)]
 Offset = Annotated[int, Meta(ge=0)]
 

@@ -7,22 +7,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Response, get, patch, post
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
-)
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from improve import clock
+from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.plans import domain as plans
 from improve.web.auth import CurrentViewer
-
-ERRORS = [NotAuthorizedException, NotFoundException, ValidationException]
-WRITE_ERRORS = [*ERRORS, PermissionDeniedException]
 
 
 class ProposalOut(msgspec.Struct):

@@ -6,12 +6,6 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, get, patch, post, put
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
-)
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
@@ -19,6 +13,7 @@ from improve import access
 from improve.accounts import people
 from improve.api import cases as case_api
 from improve.api import plans as plan_api
+from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.api.schemas import (
     Me,
     OrganisationIn,
@@ -36,10 +31,6 @@ from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import domain as services
 from improve.web.auth import CurrentViewer
-
-# Documented in the OpenAPI schema, so clients (and schemathesis) know every answer.
-ERRORS = [NotAuthorizedException, NotFoundException, ValidationException]
-ADMIN_ERRORS = [*ERRORS, PermissionDeniedException]
 
 
 @get("/me", summary="The user the token belongs to", raises=ERRORS)
@@ -84,14 +75,14 @@ async def get_service(viewer: CurrentViewer, service_id: FromPath[int]) -> Servi
     return ServiceOut.of(await services.detail(viewer, service_id))
 
 
-@patch("/services/{service_id:int}", summary="Change a service's details", raises=ADMIN_ERRORS)
+@patch("/services/{service_id:int}", summary="Change a service's details", raises=WRITE_ERRORS)
 async def patch_service(
     viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[ServicePatch]
 ) -> ServiceOut:
     return ServiceOut.of(await services.update_details(viewer, service_id, data.changes()))
 
 
-@post("/services", summary="Create a service (administrators)", raises=ADMIN_ERRORS)
+@post("/services", summary="Create a service (administrators)", raises=WRITE_ERRORS)
 async def create_service(viewer: CurrentViewer, data: JSONBody[ServiceIn]) -> ServiceOut:
     row = await services.create(viewer, {f: getattr(data, f) for f in data.__struct_fields__})
     return ServiceOut.of(row)
@@ -100,7 +91,7 @@ async def create_service(viewer: CurrentViewer, data: JSONBody[ServiceIn]) -> Se
 @put(
     "/services/{service_id:int}/administration",
     summary="Set a service's provider, manager and commissioners (administrators)",
-    raises=ADMIN_ERRORS,
+    raises=WRITE_ERRORS,
 )
 async def administer_service(
     viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[ServiceAdmin]
@@ -113,13 +104,13 @@ async def administer_service(
     return ServiceOut.of(row)
 
 
-@get("/organisations", summary="All organisations (administrators)", raises=ADMIN_ERRORS)
+@get("/organisations", summary="All organisations (administrators)", raises=WRITE_ERRORS)
 async def list_organisations(viewer: CurrentViewer) -> list[OrganisationOut]:
     access.require_admin(viewer)
     return [OrganisationOut(**row) for row in await people.list_organisations()]
 
 
-@post("/organisations", summary="Create an organisation (administrators)", raises=ADMIN_ERRORS)
+@post("/organisations", summary="Create an organisation (administrators)", raises=WRITE_ERRORS)
 async def create_organisation(
     viewer: CurrentViewer, data: JSONBody[OrganisationIn]
 ) -> OrganisationOut:
@@ -127,13 +118,13 @@ async def create_organisation(
     return OrganisationOut(**await people.create_organisation(data.name, data.kind, data.slug))
 
 
-@get("/users", summary="All users (administrators)", raises=ADMIN_ERRORS)
+@get("/users", summary="All users (administrators)", raises=WRITE_ERRORS)
 async def list_users(viewer: CurrentViewer) -> list[UserOut]:
     access.require_admin(viewer)
     return [UserOut.of(row) for row in await people.list_users()]
 
 
-@post("/users", summary="Create a user (administrators)", raises=ADMIN_ERRORS)
+@post("/users", summary="Create a user (administrators)", raises=WRITE_ERRORS)
 async def create_user(viewer: CurrentViewer, data: JSONBody[UserIn]) -> UserOut:
     access.require_admin(viewer)
     try:

@@ -9,21 +9,14 @@ import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
-)
 from litestar.params import Body, FromPath
 from litestar.response import File, Redirect, Template
 
+from improve.api.documented import WRITE_ERRORS
 from improve.errors import Invalid
 from improve.evidence import domain as evidence
 from improve.settings import get_settings
 from improve.web.auth import CurrentViewer
-
-ERRORS = [NotAuthorizedException, NotFoundException, ValidationException, PermissionDeniedException]
 
 
 async def _read_upload(upload: Any) -> tuple[str, bytes | None]:
@@ -146,7 +139,7 @@ async def _api_add(viewer, form: EvidenceForm, **target: int) -> EvidenceOut:
 @post(
     "/actions/{action_id:int}/evidence",
     summary="Add evidence to an action (multipart: text, url and/or file)",
-    raises=ERRORS,
+    raises=WRITE_ERRORS,
 )
 async def api_add_to_action(
     viewer: CurrentViewer, action_id: FromPath[int], data: Annotated[EvidenceForm, Multipart]
@@ -157,7 +150,7 @@ async def api_add_to_action(
 @post(
     "/findings/{finding_id:int}/evidence",
     summary="Add evidence to a finding (multipart: text, url and/or file)",
-    raises=ERRORS,
+    raises=WRITE_ERRORS,
 )
 async def api_add_to_finding(
     viewer: CurrentViewer, finding_id: FromPath[int], data: Annotated[EvidenceForm, Multipart]
@@ -165,7 +158,7 @@ async def api_add_to_finding(
     return await _api_add(viewer, data, finding_id=finding_id)
 
 
-@get("/actions/{action_id:int}/evidence", summary="An action's evidence", raises=ERRORS)
+@get("/actions/{action_id:int}/evidence", summary="An action's evidence", raises=WRITE_ERRORS)
 async def api_action_evidence(viewer: CurrentViewer, action_id: FromPath[int]) -> list[EvidenceOut]:
     from improve.plans import actions
 
@@ -176,7 +169,7 @@ async def api_action_evidence(viewer: CurrentViewer, action_id: FromPath[int]) -
 @get(
     "/evidence/{evidence_id:int}/download",
     summary="Download an evidence file",
-    raises=ERRORS,
+    raises=WRITE_ERRORS,
     media_type="application/octet-stream",
 )
 async def api_download(viewer: CurrentViewer, evidence_id: FromPath[int]) -> File:

@@ -142,13 +142,22 @@ def _templates(
     return {a.id: (a, b) for b in books for a in b.actions}
 
 
-async def _owners(provider_id: int) -> set[int]:
-    rows = await User.select(User.id).where(
-        (User.organisation == provider_id)
-        & (User.active == True)  # noqa: E712
-        & User.role.is_in([Role.REGISTERED_MANAGER, Role.QUALITY_LEAD])
+async def provider_people(provider_id: int) -> list[dict[str, Any]]:
+    """The people who may own actions of the provider's plans: its active registered
+    managers and quality leads, by name."""
+    return (
+        await User.select(User.id, User.name, User.role)
+        .where(
+            (User.organisation == provider_id)
+            & (User.active == True)  # noqa: E712
+            & User.role.is_in([Role.REGISTERED_MANAGER, Role.QUALITY_LEAD])
+        )
+        .order_by(User.name)
     )
-    return {r["id"] for r in rows}
+
+
+async def _owners(provider_id: int) -> set[int]:
+    return {r["id"] for r in await provider_people(provider_id)}
 
 
 async def commit(

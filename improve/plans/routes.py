@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from improve import framework
-from improve.accounts.tables import Role, User
+from improve.accounts.tables import Role
 from improve.cases import domain as cases
 from improve.errors import Invalid
 from improve.evidence import domain as evidence
@@ -25,15 +25,7 @@ CUSTOM_ROWS = 3
 
 async def _people(case: dict[str, Any]) -> list[dict[str, Any]]:
     service = await Service.select(Service.provider).where(Service.id == case["service"]).first()
-    return (
-        await User.select(User.id, User.name, User.role)
-        .where(
-            (User.organisation == service["provider"])
-            & (User.active == True)  # noqa: E712
-            & User.role.is_in([Role.REGISTERED_MANAGER, Role.QUALITY_LEAD])
-        )
-        .order_by(User.name)
-    )
+    return await plans.provider_people(service["provider"])
 
 
 async def _plan_page(

@@ -7,17 +7,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.exceptions import (
-    NotAuthorizedException,
-    NotFoundException,
-    PermissionDeniedException,
-    ValidationException,
-)
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from msgspec import Meta
 
 from improve import clock
+from improve.api.documented import WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.errors import Invalid
 from improve.plans.playbooks import THEMES
@@ -128,8 +123,6 @@ PAGE_ROUTES = [review_form, record_review, review_page, change_cadence]
 
 # --- API ---------------------------------------------------------------------------------
 
-ERRORS = [NotAuthorizedException, NotFoundException, ValidationException, PermissionDeniedException]
-
 
 class NewAction(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, Meta(min_length=1, max_length=200)]
@@ -186,7 +179,7 @@ class ReviewPage(msgspec.Struct):
     offset: int
 
 
-@get("/cases/{case_id:int}/reviews", summary="A case's reviews, newest first", raises=ERRORS)
+@get("/cases/{case_id:int}/reviews", summary="A case's reviews, newest first", raises=WRITE_ERRORS)
 async def api_reviews(
     viewer: CurrentViewer,
     case_id: FromPath[int],
@@ -200,7 +193,7 @@ async def api_reviews(
 @post(
     "/cases/{case_id:int}/reviews",
     summary="Record a held review (schedules the next one; new actions join the plan)",
-    raises=ERRORS,
+    raises=WRITE_ERRORS,
 )
 async def api_record(
     viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[ReviewBody]
@@ -210,7 +203,7 @@ async def api_record(
     return ReviewOut.of(await reviews.record(viewer, case_id, body, actions))
 
 
-@get("/reviews/{review_id:int}", summary="One review", raises=ERRORS)
+@get("/reviews/{review_id:int}", summary="One review", raises=WRITE_ERRORS)
 async def api_review(viewer: CurrentViewer, review_id: FromPath[int]) -> ReviewOut:
     return ReviewOut.of(await reviews.get(viewer, review_id))
 

@@ -19,10 +19,14 @@ from improve import __version__, db, framework, health
 from improve.accounts import routes as account_routes
 from improve.admin.routes import router as admin_router
 from improve.api.routes import router as api_router
+from improve.assessments import routes as assessment_routes
 from improve.cases import routes as case_routes
 from improve.evidence import routes as evidence_routes
+from improve.measures import routes as measure_routes
+from improve.monitoring import routes as monitoring_routes
 from improve.paths import STATIC_DIR
 from improve.plans import routes as plan_routes
+from improve.portfolio import routes as portfolio_routes
 from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import routes as service_routes
@@ -70,6 +74,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *evidence_routes.PAGE_ROUTES,
             *review_routes.PAGE_ROUTES,
             *reminder_routes.PAGE_ROUTES,
+            *measure_routes.PAGE_ROUTES,
+            *assessment_routes.PAGE_ROUTES,
+            *monitoring_routes.PAGE_ROUTES,
+            *portfolio_routes.PAGE_ROUTES,
             admin_router,
             api_router,
             create_static_files_router(

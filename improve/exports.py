@@ -12,6 +12,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def cell(value: Any) -> str:
     """A cell that cannot run as a formula: a leading ' keeps it text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # a number cannot be a formula; "-5" stays a number
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 

@@ -20,5 +20,8 @@ APP_REGISTRY = AppRegistry(
         "improve.evidence.piccolo_app",
         "improve.reviews.piccolo_app",
         "improve.reminders.piccolo_app",
+        "improve.measures.piccolo_app",
+        "improve.assessments.piccolo_app",
+        "improve.monitoring.piccolo_app",
     ]
 )

@@ -95,6 +95,26 @@ VARIABLES: tuple[Variable, ...] = (
         "7",
         "Remind an action's owner this many days before it is due.",
     ),
+    Variable(
+        "IMPROVE_RUNCHART_BASELINE",
+        "12",
+        "Run charts: how many first points make the baseline whose median is drawn.",
+    ),
+    Variable(
+        "IMPROVE_RUNCHART_SHIFT",
+        "6",
+        "Run charts: points in a row on one side of the median that make a shift.",
+    ),
+    Variable(
+        "IMPROVE_RUNCHART_TREND",
+        "5",
+        "Run charts: points in a row going one way that make a trend.",
+    ),
+    Variable(
+        "IMPROVE_COMMISSIONER_PLAN_DAYS",
+        "14",
+        "Days a provider has to send an action plan after a commissioner's visit (PAMMS).",
+    ),
     Variable("IMPROVE_DB_POOL_SIZE", "10", "PostgreSQL connections per app instance."),
     Variable("IMPROVE_SMTP_HOST", "", "SMTP server for email; empty means email is not sent."),
     Variable("IMPROVE_SMTP_PORT", "587", "SMTP port."),
@@ -177,6 +197,10 @@ class Settings:
     mail_max_attempts: int = 8
     review_reminder_days: int = 3
     action_reminder_days: int = 7
+    runchart_baseline: int = 12
+    runchart_shift: int = 6
+    runchart_trend: int = 5
+    commissioner_plan_days: int = 14
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_security: SmtpSecurity = "starttls"
@@ -258,6 +282,10 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         mail_pause_seconds=_float("IMPROVE_MAIL_PAUSE_SECONDS", env),
         mail_max_attempts=_int("IMPROVE_MAIL_MAX_ATTEMPTS", env, minimum=1),
         review_reminder_days=_int("IMPROVE_REVIEW_REMINDER_DAYS", env, minimum=0),
+        runchart_baseline=_int("IMPROVE_RUNCHART_BASELINE", env, minimum=1),
+        runchart_shift=_int("IMPROVE_RUNCHART_SHIFT", env, minimum=2),
+        runchart_trend=_int("IMPROVE_RUNCHART_TREND", env, minimum=2),
+        commissioner_plan_days=_int("IMPROVE_COMMISSIONER_PLAN_DAYS", env, minimum=1),
         action_reminder_days=_int("IMPROVE_ACTION_REMINDER_DAYS", env, minimum=0),
         smtp_host=_read("IMPROVE_SMTP_HOST", env),
         smtp_port=_int("IMPROVE_SMTP_PORT", env, minimum=1),

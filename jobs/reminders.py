@@ -13,6 +13,7 @@ from typing import Any
 from improve import clock
 from improve.accounts.tables import Role, User
 from improve.cases.tables import Case
+from improve.monitoring.tables import MonitoringStatus
 from improve.plans.tables import Action
 from improve.reminders import outbox, rules
 from improve.reviews.domain import AUDIENCES, NEXT_FIELD
@@ -84,6 +85,34 @@ async def _deadlines(
     return out
 
 
+async def _monitoring_reviews(
+    commissioner_users: dict[int, list[int]], today: dt.date, days_before: int
+) -> list[rules.Reminder]:
+    """Commissioners' review dates of the level they hold each service at."""
+    rows = await MonitoringStatus.select(
+        MonitoringStatus.service,
+        MonitoringStatus.service.name.as_alias("service_name"),
+        MonitoringStatus.commissioner,
+        MonitoringStatus.level.name.as_alias("level_name"),
+        MonitoringStatus.review_on,
+    ).where(
+        (MonitoringStatus.review_on >= today)
+        & (MonitoringStatus.review_on <= today + dt.timedelta(days=days_before))
+    )
+    out: list[rules.Reminder] = []
+    for r in rows:
+        out += rules.monitoring_review_due(
+            service_id=r["service"],
+            service=r["service_name"],
+            level=r["level_name"],
+            on=r["review_on"],
+            people=commissioner_users.get(r["commissioner"], []),
+            today=today,
+            days_before=days_before,
+        )
+    return out
+
+
 async def scan(now: dt.datetime | None = None) -> dict[str, Any]:
     """Find due reminders and write the new ones. Returns what it did."""
     now = now or clock.now()
@@ -140,6 +169,7 @@ async def _scan(today: dt.date) -> dict[str, Any]:
                     days_before=settings.review_reminder_days,
                 )
     due += await _deadlines(cases, leads, today)
+    due += await _monitoring_reviews(commissioner_users, today, settings.review_reminder_days)
     horizon = today + dt.timedelta(days=settings.action_reminder_days)
     actions = await Action.select(
         Action.id, Action.title, Action.due_on, Action.owner, Action.plan.case.as_alias("case_id")

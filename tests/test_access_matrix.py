@@ -27,6 +27,10 @@ EDIT = "service:edit"  # the service in scope: commissioners read only (403)
 ADMIN = "admin"  # administrators only (403 for everyone else)
 QUALITY = "quality"  # provider quality leads only (403 for others)
 IMPORT = "import"  # creates services: administrators and quality leads (403 for others)
+PROVIDER = "provider"  # provider-side work not tied to one service (403 for commissioners)
+COMMISSIONER = "commissioner"  # commissioners' own set-up (403 for everyone else)
+MONITOR = "service:monitor"  # the service in scope: commissioners only (403 for providers)
+PORTFOLIO = "portfolio"  # commissioners, quality leads and administrators (403 for managers)
 
 FORM = {"__form__": {"text": "matrix"}}  # a multipart body for the API
 ROLES = ["admin", "quality_lead", "registered_manager", "commissioner", "anonymous"]
@@ -107,6 +111,29 @@ MATRIX = [
     Entry("GET", "/playbooks", USER),
     Entry("POST", "/playbooks", QUALITY, {"x": "1"}),
     Entry("GET", "/playbooks/{playbook_id:str}", USER),
+    Entry("GET", "/services/{service_id:int}/measures", VIEW),
+    Entry(
+        "POST",
+        "/services/{service_id:int}/measures",
+        EDIT,
+        {"measure": "falls", "month": "1999-13", "value": "x"},
+    ),
+    Entry("GET", "/measures", USER),
+    Entry("GET", "/measures/example.csv", USER),
+    Entry("POST", "/measures/upload", PROVIDER),
+    Entry("POST", "/measures/definitions", QUALITY, {"key": "BAD KEY"}),
+    Entry("GET", "/services/{service_id:int}/assessments", VIEW),
+    Entry("GET", "/services/{service_id:int}/assessments/new", EDIT),
+    Entry("POST", "/services/{service_id:int}/assessments/new", EDIT, {"assessed_on": "x"}),
+    Entry("GET", "/assessments/{assessment_id:int}", VIEW),
+    Entry("GET", "/services/{service_id:int}/monitoring", MONITOR),
+    Entry("POST", "/services/{service_id:int}/monitoring/level", MONITOR, {"level": "x"}),
+    Entry("POST", "/services/{service_id:int}/monitoring/visits", MONITOR, {"outcome": "x"}),
+    Entry("GET", "/monitoring/levels", COMMISSIONER),
+    Entry("POST", "/monitoring/levels", COMMISSIONER, {"name": ""}),
+    Entry("POST", "/monitoring/levels/defaults", COMMISSIONER),
+    Entry("GET", "/portfolio", PORTFOLIO),
+    Entry("GET", "/portfolio.csv", PORTFOLIO),
     Entry("GET", "/admin", ADMIN),
     Entry("GET", "/admin/organisations", ADMIN),
     Entry("POST", "/admin/organisations", ADMIN, {"name": "", "kind": "provider"}),
@@ -287,7 +314,12 @@ async def scene(world):
                 "confidence": "medium",
             },
         )
-        cases_[key] = (case, finding, added[0], proof, review)
+        from improve.assessments import domain as assessments
+
+        assessment = await assessments.record(
+            admin, home["id"], {"assessed_on": "2026-05-02", "score.safe.medicines": "2"}
+        )
+        cases_[key] = (case, finding, added[0], proof, review, assessment)
     return {
         "people": people,
         "home_a": home_a,
@@ -349,6 +381,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
         "review_id": scene["cases"]["a" if in_scope else "b"][4]["id"],
+        "assessment_id": scene["cases"]["a" if in_scope else "b"][5]["id"],
         "path": "openapi.json",
     }
     if role == "admin" and not in_scope:
@@ -362,6 +395,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
             action_id=999_999,
             evidence_id=999_999,
             review_id=999_999,
+            assessment_id=999_999,
             message_id=999_999,
         )
     owner = me if in_scope and me else scene["victim"]
@@ -394,6 +428,16 @@ def expected(entry: Entry, role: str, in_scope: bool) -> str:
         if role != "admin":
             return "403"
         return "ok" if in_scope or "{" not in entry.path else "404"
+    if entry.rule == PROVIDER:
+        return "403" if role == "commissioner" else "ok"
+    if entry.rule == COMMISSIONER:
+        return "ok" if role == "commissioner" else "403"
+    if entry.rule == PORTFOLIO:
+        return "403" if role == "registered_manager" else "ok"
+    if entry.rule == MONITOR:
+        if not in_scope:
+            return "404"
+        return "ok" if role == "commissioner" else "403"
     if entry.rule == OWN:
         return "ok" if in_scope else "404"
     if not in_scope:

@@ -17,6 +17,7 @@ import yaml
 
 from improve import framework
 from improve.framework import KEY_QUESTIONS
+from improve.measures import catalog
 from improve.paths import PLAYBOOKS_DIR
 from improve.services.tables import ServiceType
 
@@ -35,24 +36,7 @@ OWNER_ROLES = {
     "quality_lead": "Provider quality lead",
     "nominated_individual": "Nominated individual",
 }
-MEASURES = (
-    "staff_turnover",
-    "vacancy_rate",
-    "sickness_days",
-    "agency_hours_share",
-    "training_completion",
-    "care_certificate_completion",
-    "supervision_completed",
-    "care_plans_reviewed_on_time",
-    "missed_late_calls",
-    "incidents",
-    "falls",
-    "medication_errors",
-    "safeguarding_concerns",
-    "complaints",
-    "audit_score",
-    "actions_closed_on_time",
-)
+MEASURES = catalog.KEYS  # one list: the measures catalogue
 _ACTION_ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9][a-z0-9-]*$")
 
 

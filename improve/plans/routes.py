@@ -34,6 +34,8 @@ async def _plan_page(
     case = await cases.get_case(viewer, case_id)
     findings = await cases.findings_of(viewer, case_id)
     actions = await plans.actions_of(viewer, case_id)
+    from improve.measures.domain import action_effects  # measures read plans, not back
+
     return Template(
         "plans/plan.html",
         context={
@@ -47,6 +49,7 @@ async def _plan_page(
             "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
             "people": await _people(case),
             "errors": errors or {},
+            "effects": await action_effects(case["service"], actions),
         },
         status_code=status,
     )

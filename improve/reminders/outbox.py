@@ -37,6 +37,7 @@ TITLES = {
     "action_escalated": "Two weeks overdue: {about}",
     "review_missed": "Not recorded: {about} ({on})",
     "deadline_near": "{on}: {about}",
+    "monitoring_review": "Monitoring review {on}: {about}",
 }
 
 

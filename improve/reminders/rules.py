@@ -18,7 +18,7 @@ class Reminder:
     kind: str
     dedupe_key: str
     user_id: int
-    case_id: int
+    case_id: int | None  # None: about a service without an open case
     subject_of: str  # what the reminder is about, for the message
     on: dt.date
     link: str
@@ -176,6 +176,34 @@ def deadline_near(
             f"{label}: {service}",
             on,
             f"/cases/{case_id}",
+        )
+        for user in sorted(set(people))
+    ]
+
+
+def monitoring_review_due(
+    *,
+    service_id: int,
+    service: str,
+    level: str,
+    on: dt.date,
+    people: list[int],
+    today: dt.date,
+    days_before: int,
+) -> list[Reminder]:
+    """A commissioner's review of the monitoring level it holds a service at: to the
+    commissioning organisation's users, a few days ahead; once per service and date."""
+    if not 0 <= (on - today).days <= days_before:
+        return []
+    return [
+        Reminder(
+            "monitoring_review",
+            f"monitoring-review:{service_id}:{on}:{user}",
+            user,
+            None,
+            f"{service} ({level})",
+            on,
+            f"/services/{service_id}/monitoring",
         )
         for user in sorted(set(people))
     ]

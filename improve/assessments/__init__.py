@@ -1,0 +1,1 @@
+"""Self-assessment against the quality statements and the projected rating."""

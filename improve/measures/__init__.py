@@ -1,0 +1,1 @@
+"""Monthly measures of a service and their run charts."""

@@ -1,0 +1,1 @@
+"""What commissioners do: monitoring levels, visits and their findings."""

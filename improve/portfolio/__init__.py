@@ -1,0 +1,1 @@
+"""Portfolio views: commissioners and corporate quality teams across many services."""

@@ -1,0 +1,108 @@
+"""The portfolio pages and their CSV exports: a commissioner's monitored services, or a
+provider's homes side by side for its quality team."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from litestar import get
+from litestar.params import FromQuery
+from litestar.response import Response, Template
+
+from improve.accounts.tables import Role
+from improve.errors import Forbidden
+from improve.exports import to_csv
+from improve.portfolio import domain as portfolio
+from improve.services.tables import RATING_LABELS
+from improve.web.auth import CurrentViewer
+
+
+def _filters(level, rating, special, overdue, q, sort, order) -> portfolio.Filters:
+    return portfolio.Filters(
+        level=level,
+        rating=rating,
+        special_measures=special == "1",
+        overdue=overdue == "1",
+        q=q[:100],
+        sort=sort if sort in portfolio.SORTS else "concern",
+        descending=order == "desc",
+    )
+
+
+def _kind(viewer) -> str:
+    if viewer.role in (Role.COMMISSIONER, Role.ADMIN):
+        return "commissioner"
+    if viewer.role == Role.QUALITY_LEAD:
+        return "quality"
+    raise Forbidden("The portfolio is for commissioners and quality teams")
+
+
+@get("/portfolio", include_in_schema=False)
+async def portfolio_page(
+    viewer: CurrentViewer,
+    level: FromQuery[str] = "",
+    rating: FromQuery[str] = "",
+    special: FromQuery[str] = "",
+    overdue: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    sort: FromQuery[str] = "concern",
+    order: FromQuery[str] = "asc",
+) -> Template:
+    if _kind(viewer) == "quality":
+        view = await portfolio.quality_view(viewer)
+        return Template("portfolio/quality.html", context={"viewer": viewer, **view})
+    filters = _filters(level, rating, special, overdue, q, sort, order)
+    rows = await portfolio.commissioner_view(viewer, filters)
+    everything = rows if filters == portfolio.Filters() else None
+    return Template(
+        "portfolio/commissioner.html",
+        context={
+            "viewer": viewer,
+            "rows": rows,
+            "filters": filters,
+            "sorts": portfolio.SORTS,
+            "levels": sorted({r["level"] for r in (everything or rows) if r["level"]}),
+            "rating_choices": [(k, v) for k, v in RATING_LABELS.items() if k],
+            "RATING_LABELS": RATING_LABELS,
+            "totals": portfolio.totals(rows),
+            "csv_query": urlencode(
+                {
+                    "level": level,
+                    "rating": rating,
+                    "special": special,
+                    "overdue": overdue,
+                    "q": q,
+                    "sort": sort,
+                    "order": order,
+                }
+            ),
+        },
+    )
+
+
+@get("/portfolio.csv", include_in_schema=False)
+async def portfolio_csv(
+    viewer: CurrentViewer,
+    level: FromQuery[str] = "",
+    rating: FromQuery[str] = "",
+    special: FromQuery[str] = "",
+    overdue: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    sort: FromQuery[str] = "concern",
+    order: FromQuery[str] = "asc",
+) -> Response:
+    if _kind(viewer) == "quality":
+        header, body = portfolio.quality_csv(await portfolio.quality_view(viewer))
+    else:
+        rows = await portfolio.commissioner_view(
+            viewer, _filters(level, rating, special, overdue, q, sort, order)
+        )
+        header, body = portfolio.csv_rows(rows, portfolio.COMMISSIONER_CSV)
+    return Response(
+        to_csv(header, body),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="portfolio.csv"'},
+    )
+
+
+PAGE_ROUTES = [portfolio_page, portfolio_csv]

@@ -226,6 +226,22 @@ MATRIX = [
     Entry("GET", "/api/v1/playbooks/{playbook_id:str}", USER),
     Entry("GET", "/api/v1/frameworks", USER),
     Entry("GET", "/api/v1/frameworks/{framework_id:str}", USER),
+    Entry("GET", "/api/v1/services/{service_id:int}/measures", VIEW),
+    Entry(
+        "POST",
+        "/api/v1/services/{service_id:int}/measures",
+        EDIT,
+        {"measure": "falls", "month": "2026-01", "value": -1},
+    ),
+    Entry(
+        "POST",
+        "/api/v1/services/{service_id:int}/assessments",
+        EDIT,
+        {"assessed_on": "2999-01-01", "scores": {"safe.medicines": 2}},
+    ),
+    Entry("GET", "/api/v1/services/{service_id:int}/assessments/latest", VIEW),
+    Entry("PUT", "/api/v1/services/{service_id:int}/monitoring-level", MONITOR, {"level": 0}),
+    Entry("GET", "/api/v1/portfolio", "portfolio:commissioner"),
     Entry("GET", "/api/v1/organisations", ADMIN),
     Entry("POST", "/api/v1/organisations", ADMIN, {"name": "Matrix org", "kind": "provider"}),
     Entry("GET", "/api/v1/users", ADMIN),
@@ -432,6 +448,8 @@ def expected(entry: Entry, role: str, in_scope: bool) -> str:
         return "403" if role == "commissioner" else "ok"
     if entry.rule == COMMISSIONER:
         return "ok" if role == "commissioner" else "403"
+    if entry.rule == "portfolio:commissioner":
+        return "ok" if role in ("commissioner", "admin") else "403"
     if entry.rule == PORTFOLIO:
         return "403" if role == "registered_manager" else "ok"
     if entry.rule == MONITOR:

@@ -151,7 +151,8 @@ async def test_an_organisation_defines_its_own_measure(homes):
     with pytest.raises(Forbidden):
         await measures.define(homes["manager"], {"key": "x1", "name": "X", "better": "up"})
     with clock.frozen(dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)):
-        await measures.record(homes["manager"], homes["home"]["id"], "activities_hours", "2026-05", 9)
+        home = homes["home"]["id"]
+        await measures.record(homes["manager"], home, "activities_hours", "2026-05", 9)
 
 
 def _months(start: dt.date, values: list[float]) -> list[tuple[dt.date, float]]:

@@ -13,6 +13,7 @@ from improve import access
 from improve.accounts import people
 from improve.api import cases as case_api
 from improve.api import plans as plan_api
+from improve.api import portfolio as portfolio_api
 from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.api.schemas import (
     Me,
@@ -146,6 +147,7 @@ router = Router(
     route_handlers=[
         *case_api.ROUTES,
         *plan_api.ROUTES,
+        *portfolio_api.ROUTES,
         *evidence_routes.API_ROUTES,
         *review_routes.API_ROUTES,
         *reminder_routes.API_ROUTES,

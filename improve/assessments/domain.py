@@ -39,7 +39,9 @@ def clean(fw: framework.Framework, data: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     try:
         assessed_on = parse_date(data.get("assessed_on"), "assessed_on")
-        if assessed_on > clock.today():
+        if assessed_on is None:
+            errors["assessed_on"] = "is required"
+        elif assessed_on > clock.today():
             errors["assessed_on"] = "cannot be in the future"
     except Invalid as e:
         errors.update(e.errors)
@@ -146,6 +148,7 @@ async def get(viewer: Viewer, assessment_id: int) -> dict[str, Any]:
             (SelfAssessment.id == assessment_id)
             & SelfAssessment.service.is_in(access.visible_service_ids(viewer))
         )
+        .output(load_json=True)
         .first()
     )
     if row is None:
@@ -168,6 +171,7 @@ async def history_of(viewer: Viewer, service_id: int) -> list[dict[str, Any]]:
         .where(SelfAssessment.service == service_id)
         .order_by(SelfAssessment.assessed_on, ascending=False)
         .order_by(SelfAssessment.id, ascending=False)
+        .output(load_json=True)
     )
 
 

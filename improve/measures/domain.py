@@ -379,7 +379,8 @@ def chart(points: list[tuple[dt.date, float]], measure: Measure) -> runchart.Run
 
 
 def latest_signal(rc: runchart.RunChart) -> runchart.Signal | None:
-    return max(rc.signals, key=lambda sig: sig.end, default=None)
+    # the most recent; on a tie a shift, the stronger sign that a change is real
+    return max(rc.signals, key=lambda sig: (sig.end, sig.kind == "shift"), default=None)
 
 
 def action_effect(rc: runchart.RunChart | None, verified_on: dt.date | None) -> dict[str, str]:
@@ -469,9 +470,11 @@ async def action_effects(service_id: int, actions: list[dict[str, Any]]) -> dict
     named = [a for a in actions if a.get("measure")]
     if not named:
         return {}
-    service = await Service.select(Service.provider, Service.service_type).where(
-        Service.id == service_id
-    ).first()
+    service = (
+        await Service.select(Service.provider, Service.service_type)
+        .where(Service.id == service_id)
+        .first()
+    )
     custom = (await definitions_of({service["provider"]}))[service["provider"]]
     known = {m.key: m for m in [*catalog.BUILT_IN, *custom]}
     series = (await series_of([service_id]))[service_id]

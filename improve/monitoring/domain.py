@@ -236,7 +236,9 @@ def clean_visit(data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, An
     out: dict[str, Any] = {}
     try:
         out["visited_on"] = parse_date(data.get("visited_on"), "visited_on")
-        if out["visited_on"] > clock.today():
+        if out["visited_on"] is None:
+            errors["visited_on"] = "is required"
+        elif out["visited_on"] > clock.today():
             errors["visited_on"] = "cannot be in the future"
     except Invalid as e:
         errors.update(e.errors)

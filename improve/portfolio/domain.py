@@ -427,6 +427,7 @@ async def _stage_events(viewer: Viewer) -> dict[int, list[dict[str, Any]]]:
             & (AuditEvent.action == "stage_changed")
         )
         .order_by(AuditEvent.at)
+        .output(load_json=True)
     ):
         out[e["case"]].append(e)
     return out

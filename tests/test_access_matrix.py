@@ -132,6 +132,7 @@ MATRIX = [
     Entry("GET", "/monitoring/levels", COMMISSIONER),
     Entry("POST", "/monitoring/levels", COMMISSIONER, {"name": ""}),
     Entry("POST", "/monitoring/levels/defaults", COMMISSIONER),
+    Entry("GET", "/services/{service_id:int}/briefing", VIEW),
     Entry("GET", "/portfolio", PORTFOLIO),
     Entry("GET", "/portfolio.csv", PORTFOLIO),
     Entry("GET", "/admin", ADMIN),

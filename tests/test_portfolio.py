@@ -265,3 +265,15 @@ async def test_the_api_gives_the_same_numbers(world, app, client):
         headers=lead,
     )
     assert bad.status_code == 422 and "value" in bad.text
+
+
+async def test_the_briefing_brings_the_service_to_a_meeting(world, app, client):
+    estate = await _estate(world, 1)
+    await log_in(client, estate["commissioner_row"])
+    with clock.frozen(NOW):
+        page = await client.get(f"/services/{estate['ids'][0]}/briefing")
+    assert page.status_code == 200, page.text[-500:]
+    text = page.text
+    for part in ("Ratings", "The improvement case", "The plan: 50% done", "Overdue (1)"):
+        assert part in text, part
+    assert "Staff turnover" in text and "Latest reviews" in text and "Projected rating" in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from litestar import get
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
 from improve.accounts.tables import Role
@@ -105,4 +105,29 @@ async def portfolio_csv(
     )
 
 
-PAGE_ROUTES = [portfolio_page, portfolio_csv]
+@get("/services/{service_id:int}/briefing", include_in_schema=False)
+async def briefing_page(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+    from improve import framework
+    from improve.cases.stages import STAGE_LABELS
+    from improve.measures import runchart
+    from improve.monitoring import domain as monitoring
+    from improve.plans.playbooks import THEMES
+    from improve.portfolio.briefing import briefing
+
+    return Template(
+        "portfolio/briefing.html",
+        context={
+            "viewer": viewer,
+            **await briefing(viewer, service_id),
+            "RATING_LABELS": RATING_LABELS,
+            "STAGE_LABELS": STAGE_LABELS,
+            "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
+            "THEMES": THEMES,
+            "VISIT_KINDS": monitoring.VISIT_KINDS,
+            "OUTCOMES": monitoring.OUTCOMES,
+            "month_name": runchart.month_name,
+        },
+    )
+
+
+PAGE_ROUTES = [portfolio_page, portfolio_csv, briefing_page]

@@ -1,0 +1,66 @@
+"""The briefing: one printable page about one service, what a commissioner brings to a
+provider-concerns meeting (and a manager to a review): ratings, the case and its
+deadlines, the plan by theme with what is overdue, reviews, the projected rating, the
+measures with their signals, and the commissioners' levels and visits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from improve import clock
+from improve.access import Viewer
+from improve.assessments import domain as assessments
+from improve.cases import domain as cases
+from improve.measures import domain as measures
+from improve.monitoring import domain as monitoring
+from improve.monitoring.tables import MonitoringStatus
+from improve.plans import domain as plans
+from improve.reviews import domain as reviews
+from improve.services import domain as services
+from improve.services import ratings
+
+
+async def briefing(viewer: Viewer, service_id: int) -> dict[str, Any]:
+    service = await services.detail(viewer, service_id)  # 404 outside the viewer's scope
+    case = await cases.open_case_for(service_id)
+    out: dict[str, Any] = {
+        "service": service,
+        "today": clock.today(),
+        "ratings": (await ratings.for_service(viewer, service_id))[:3],
+        "case": None,
+        "measures": await _measures(viewer, service_id),
+        "assessment": await _latest_assessment(viewer, service_id),
+        "levels": await _levels(service_id),
+        "visits": (await monitoring.visits_of(viewer, service_id))[:5],
+    }
+    if case:
+        view = await cases.case_view(viewer, case["id"])
+        actions = await plans.actions_of(viewer, case["id"])
+        out["case"] = {
+            **view,
+            "plan": plans.summary(actions, clock.today()),
+            "reviews": await reviews.of_case(viewer, case["id"], limit=3),
+            "open_findings": [f for f in view["findings"] if f["status"] == "open"],
+        }
+    return out
+
+
+async def _measures(viewer: Viewer, service_id: int) -> list[dict[str, Any]]:
+    page = await measures.service_measures(viewer, service_id)
+    return [i for i in page["items"] if i["latest"] is not None]
+
+
+async def _latest_assessment(viewer: Viewer, service_id: int) -> dict[str, Any] | None:
+    past = await assessments.history_of(viewer, service_id)
+    return await assessments.get(viewer, past[0]["id"]) if past else None
+
+
+async def _levels(service_id: int) -> list[dict[str, Any]]:
+    """Every commissioner's level for the service: the provider should know them all, and
+    a commissioner sees its partners' (they share the provider)."""
+    return await MonitoringStatus.select(
+        MonitoringStatus.commissioner.name.as_alias("commissioner"),
+        MonitoringStatus.level.name.as_alias("level"),
+        MonitoringStatus.review_on,
+        MonitoringStatus.set_at,
+    ).where(MonitoringStatus.service == service_id)

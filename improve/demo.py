@@ -382,7 +382,7 @@ async def _journeys(homes: dict[str, int], people_: dict[str, Viewer]) -> None:
     harbour, living = homes["Harbour View"], homes["Harbour Lights Supported Living"]
 
     # Oakwood House: Good, then Requires improvement, now Inadequate with notices; a new
-    # manager since the spring; plan drafted
+    # manager for eight months; plan drafted
     await cases.record_rating(tom, oak, _rating(_ago(1293), "Good"))
     await cases.record_rating(tom, oak, _rating(_ago(677), "Requires improvement", caring="Good"))
     await cases.record_rating(
@@ -444,12 +444,12 @@ async def _journeys(homes: dict[str, int], people_: dict[str, Viewer]) -> None:
         await _findings(grace, case["id"], ["staffing", "medicines"])
     await _assess(homes, people_, "Beech Lodge Nursing Home", 14)
 
-    # Oakwood Home Care: Inadequate last year, a plan delivered and verified, recovered
-    # this autumn: sustaining
+    # Oakwood Home Care: Inadequate a year ago, a plan delivered and verified, re-rated
+    # Requires improvement a month ago: sustaining
     await _recovered(homes, people_)
 
     # Harbour View: an old journey that ended well, and a new one after a fall back,
-    # with a new manager since the winter
+    # with a new manager for ten months
     await _finished_journey(
         lucy,
         harbour,
@@ -523,7 +523,7 @@ RECOVERY_ACTIONS = {
     "leadership.provider-support": (
         326,
         318,
-        "The support agreement is signed; the extra coordinator started in January.",
+        "The support agreement is signed and the extra care coordinator is in post.",
     ),
     "leadership.first-30-days-diagnostic": (
         318,
@@ -691,7 +691,7 @@ async def _recovered(homes: dict[str, int], people_: dict[str, Viewer]) -> None:
 Segment = tuple[int, float, float, float]
 Design = tuple[str | None, list[Segment]]
 
-# Oakwood House: poor for two years and worse last winter; a new manager eight months
+# Oakwood House: poor for two years and worse a year ago; a new manager eight months
 # ago (index 16); better from the month after in turnover, agency use, training and
 # supervision; medicines errors, falls and vacancies not moved yet.
 OAKWOOD_HOUSE: dict[str, Design] = {
@@ -717,7 +717,7 @@ BEECH_LODGE: dict[str, Design] = {
     "falls": (None, [(0, 11, 11, 3)]),
 }
 # Oakwood Home Care Exeter: Inadequate a year ago (index 12); the plan's actions verified
-# through the winter and spring; care plan reviews (index 16) and audit scores (index 17)
+# over the next five months; care plan reviews (index 16) and audit scores (index 17)
 # better from the month after their actions were verified.
 EXETER: dict[str, Design] = {
     "staff_turnover": ("better", [(0, 38, 39, 1.0), (14, 37, 30, 0.2)]),
@@ -971,8 +971,8 @@ async def _monitoring(homes: dict[str, int], people_: dict[str, Viewer]) -> None
                         "regulation": "17",
                         "key_question": "well_led",
                         "items": ["well_led.governance"],
-                        "description": "The dependency tool had not been updated since "
-                        "the spring, so staffing did not follow people's needs.",
+                        "description": "The dependency tool had not been updated for six "
+                        "months, so staffing did not follow people's needs.",
                     },
                 ],
             },
@@ -1031,7 +1031,7 @@ ASSESSMENTS = [
         {
             "safe.medicines": "Weekly medicines audits started; still gaps at weekends.",
             "safe.safe_staffing": "Night rota filled from the dependency tool; agency down "
-            "to a third of last winter's.",
+            "to a third of what it was.",
             "well_led.governance": "Warning notice received; action tracker set up but not "
             "yet reviewed monthly.",
             "caring.kindness_dignity": "Families' survey: kind, patient staff.",
@@ -1089,7 +1089,7 @@ ASSESSMENTS = [
         },
         {
             "safe.safeguarding": "Every concern referred and logged; staff trained.",
-            "safe.safe_staffing": "Dependency tool in use; agency share halved since spring.",
+            "safe.safe_staffing": "Dependency tool in use; agency share halved in six months.",
             "effective.consent": "Capacity assessments started; a third done.",
             "well_led.governance": "Audit cycle started; the tracker is not yet complete.",
         },
@@ -1123,8 +1123,8 @@ ASSESSMENTS = [
         },
         {
             "safe.safe_staffing": "Agency share still rising: four nurse vacancies now.",
-            "safe.medicines": "Controlled drugs errors again in October.",
-            "well_led.governance": "Dependency tool not updated since the spring.",
+            "safe.medicines": "Controlled drugs errors again last month.",
+            "well_led.governance": "Dependency tool not updated for six months.",
         },
     ),
     (
@@ -1178,7 +1178,7 @@ ASSESSMENTS = [
         {
             "responsive.continuity": "Missed or late calls under 3% for six months.",
             "caring.individuals": "People told the inspector carers know them well.",
-            "well_led.governance": "Audit scores above 85% since the summer.",
+            "well_led.governance": "Audit scores above 85% for four months.",
         },
     ),
 ]
@@ -1198,7 +1198,8 @@ def assessment_form(assessed_on: dt.date, scores: dict[str, str], notes: dict[st
     data: dict[str, str] = {"assessed_on": assessed_on.isoformat()}
     for kq, digits in scores.items():
         statements = [i.id for i in fw.items.values() if i.key_question == kq]
-        assert len(statements) == len(digits), (kq, digits)
+        if len(statements) != len(digits):
+            raise ValueError(f"{kq} has {len(statements)} quality statements, not {len(digits)}")
         for statement, digit in zip(statements, digits, strict=True):
             data[f"score.{statement}"] = digit
             data[f"evidence.{statement}"] = notes.get(statement) or GENERIC_EVIDENCE[int(digit)]

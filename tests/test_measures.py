@@ -199,3 +199,13 @@ async def test_the_page_draws_run_charts_with_a_table_and_words(app, client, wor
         data={"measure": "falls", "month": "2026-06", "value": "3", "_csrf_token": token},
     )
     assert saved.status_code in (303, 400)
+
+
+def test_a_signal_already_under_way_is_not_credited_to_the_action():
+    from improve.measures import catalog
+
+    turnover = catalog.BY_KEY["staff_turnover"]
+    points = _months(dt.date(2025, 1, 1), [30, 31, 29, 32, 30, 31, 30, 29, 31, 30, 32, 30])
+    points += _months(dt.date(2026, 1, 1), [26, 25, 24, 24, 23, 22])
+    rc = measures.chart(points, turnover)
+    assert measures.action_effect(rc, dt.date(2026, 4, 10))["state"] == "before"

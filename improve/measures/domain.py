@@ -392,12 +392,19 @@ def action_effect(rc: runchart.RunChart | None, verified_on: dt.date | None) -> 
         return {"state": "no_data", "text": "No figures recorded for this measure"}
     since = verified_on.replace(day=1)
     after = [p for p in rc.points if p.month >= since]
-    for sig in sorted(rc.signals, key=lambda s: s.end, reverse=True):
-        if sig.end >= since:
-            if sig.improving is True:
-                return {"state": "improved", "text": f"Improved: {sig.explanation}"}
-            if sig.improving is False:
-                return {"state": "worse", "text": f"Moved the wrong way: {sig.explanation}"}
+    # only a signal that begins after verification is credited to the action: one that was
+    # already under way may be the work of something else
+    after_signals = [sig for sig in rc.signals if sig.start >= since]
+    for sig in sorted(after_signals, key=lambda s: s.end, reverse=True):
+        if sig.improving is True:
+            return {"state": "improved", "text": f"Improved: {sig.explanation}"}
+        if sig.improving is False:
+            return {"state": "worse", "text": f"Moved the wrong way: {sig.explanation}"}
+    if any(sig.end >= since and sig.improving for sig in rc.signals):
+        return {
+            "state": "before",
+            "text": "Already improving before it was verified: no new signal since",
+        }
     months = len(after)
     return {
         "state": "no_signal",

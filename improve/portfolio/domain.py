@@ -224,6 +224,8 @@ def commissioner_row(
     projected = assessments[-1]["projected_overall"] if assessments else ""
     previous = assessments[-2]["projected_overall"] if len(assessments) > 1 else ""
     reinspection = case["expected_reinspection_on"] if case else None
+    if case and latest and case["published_on"] and latest["published_on"] > case["published_on"]:
+        reinspection = None  # re-inspected and re-rated: no longer waiting for it
     return {
         "id": service["id"],
         "name": service["name"],
@@ -544,12 +546,20 @@ async def _finished_journeys(all_cases, ratings, services) -> dict[str, Any]:
             ),
             None,
         )
+        reached = c["closing_overall"] or next(
+            (
+                r["overall"]
+                for r in ratings.get(c["service"], [])
+                if r["published_on"] > start and r["overall"] != "inadequate"
+            ),
+            "",
+        )
         done.append(
             {
                 "case_id": c["id"],
                 "service": names.get(c["service"], ""),
                 "days": (end - start).days if end else None,
-                "reached": RATING_LABELS.get(c["closing_overall"] or "", "") or "Improved",
+                "reached": RATING_LABELS[reached] if reached else "Improved",
             }
         )
     titles = await _templates_of_cases([d["case_id"] for d in done])

@@ -13,7 +13,7 @@ from typing import Any
 from improve import clock
 from improve.accounts.tables import Role, User
 from improve.cases.tables import Case
-from improve.monitoring.tables import MonitoringStatus
+from improve.monitoring.tables import MonitoringStatus, MonitoringVisit
 from improve.plans.tables import Action
 from improve.reminders import outbox, rules
 from improve.reviews.domain import AUDIENCES, NEXT_FIELD
@@ -53,10 +53,29 @@ async def _deadlines(
             & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)
         ):
             notices.setdefault(n["rating"], []).append(n)
+    visits: dict[int, list[dict[str, Any]]] = {}
+    for v in await MonitoringVisit.select(
+        MonitoringVisit.id,
+        MonitoringVisit.case,
+        MonitoringVisit.action_plan_due_on,
+        MonitoringVisit.commissioner.name.as_alias("commissioner_name"),
+    ).where(
+        (MonitoringVisit.action_plan_due_on >= today)
+        & (MonitoringVisit.action_plan_due_on <= today + dt.timedelta(days=rules.DEADLINE_DAYS))
+        & MonitoringVisit.case.is_not_null()
+    ):
+        visits.setdefault(v["case"], []).append(v)
     out: list[rules.Reminder] = []
     for case in cases:
         people = [u for u in [case["manager"], *leads.get(case["provider"], [])] if u]
-        dates = []
+        dates = [
+            (
+                f"visit-{v['id']}",
+                f"Action plan due to {v['commissioner_name']} after its visit",
+                v["action_plan_due_on"],
+            )
+            for v in visits.get(case["id"], [])
+        ]
         if case["action_plan_due_on"] and case["stage"] in ("assessing", "plan_drafted"):
             dates.append(("action-plan", "Action plan due to CQC", case["action_plan_due_on"]))
         if case["expected_reinspection_on"]:

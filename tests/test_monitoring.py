@@ -132,6 +132,13 @@ async def test_a_visit_joins_the_open_case(council):
     rows = await Finding.select(Finding.source).where(Finding.case == case["id"])
     assert sorted(r["source"] for r in rows).count("commissioner_visit") == 2
     assert await Case.count().where(Case.service == home) == 1  # one plan, not two
+    from jobs import reminders
+
+    await reminders.scan(dt.datetime(2026, 6, 5, 10, tzinfo=dt.UTC))
+    due = await Outbox.select(Outbox.subject).where(
+        (Outbox.kind == "deadline_near") & (Outbox.case == case["id"])
+    )
+    assert any("Action plan due to" in d["subject"] for d in due)
 
 
 async def test_a_commissioners_concern_opens_a_case_without_an_inadequate_rating(council):

@@ -32,11 +32,9 @@ from improve.reviews import routes as review_routes
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
 from improve.web import templating
-from improve.web.auth import AuthMiddleware, current_viewer
+from improve.web.auth import CSRF_COOKIE, AuthMiddleware, current_viewer
 from improve.web.errors import HANDLERS
 from improve.web.headers import add_security_headers
-
-CSRF_COOKIE = "improve_csrf"
 
 
 def _lifespan(settings: Settings):
@@ -90,6 +88,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"viewer": Provide(current_viewer, sync_to_thread=False)},
         middleware=[AuthMiddleware()],
+        # the largest body any form accepts (evidence, or the admin's 20 MB CQC import) plus
+        # room for the form's own fields; each handler still checks its own limit
+        request_max_body_size=(max(settings.upload_max_mb, 20) + 1) * 1024 * 1024,
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name=CSRF_COOKIE,

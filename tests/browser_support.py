@@ -8,12 +8,14 @@ test-artifacts/screenshots/ and runs axe-core on it (no serious or critical viol
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -109,6 +111,7 @@ async def page(browser, server):
 
 
 CHECKED_PAGES: set[str] = set()
+VISITED_ROUTES: set[str] = set()  # route templates of the pages visit() checked
 
 
 async def check_accessibility(page, name: str) -> None:
@@ -130,6 +133,9 @@ async def visit(page, name: str) -> None:
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     await check_accessibility(page, name)
     CHECKED_PAGES.add(name)
+    route = route_of(urlsplit(page.url).path)
+    if route:
+        VISITED_ROUTES.add(route)
 
 
 async def log_in_with_form(page, email: str, password: str) -> None:
@@ -138,3 +144,92 @@ async def log_in_with_form(page, email: str, password: str) -> None:
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_load_state("networkidle")
+
+
+# --- every HTML page is checked ----------------------------------------------------------------
+# visit() records the route template of each page it checks. When the whole browser suite
+# runs, tests/test_browser_zz_coverage.py (moved to the end of the run) fails naming every
+# HTML page that no test visited; when only part of it runs, that test is skipped.
+
+TESTS_DIR = Path(__file__).resolve().parent
+COVERAGE_FILE = "test_browser_zz_coverage.py"
+_PARAM = re.compile(r"\{\w+:(\w+)\}")
+_PARAM_PATTERNS = {"int": r"\d+", "path": r".+"}
+_run = {"deselected": [], "failed": [], "finished": set()}
+
+
+def html_page_routes() -> set[str]:
+    """The app's HTML pages: GET routes whose handler returns a Template (the API, the
+    schema, static files and downloads return something else)."""
+    from improve.app import create_app
+
+    pages = set()
+    for route in create_app().routes:
+        if route.path.startswith(("/api/", "/schema", "/static")):
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            returns = str(getattr(handler.fn, "__annotations__", {}).get("return", ""))
+            if "GET" in handler.http_methods and re.search(r"\bTemplate\b", returns):
+                pages.add(route.path)
+    return pages
+
+
+_patterns: list[tuple[int, re.Pattern, str]] = []
+
+
+def route_of(path: str) -> str | None:
+    """The route template a concrete path belongs to ('/cases/7' -> '/cases/{case_id:int}'),
+    preferring fixed segments over parameters; None when it is no HTML page."""
+    if not _patterns:
+        for route in html_page_routes():
+            pieces, last = [], 0
+            for m in _PARAM.finditer(route):
+                pieces += [re.escape(route[last : m.start()]), _PARAM_PATTERNS.get(m[1], "[^/]+")]
+                last = m.end()
+            pattern = re.compile("".join([*pieces, re.escape(route[last:])]))
+            _patterns.append((len(_PARAM.findall(route)), pattern, route))
+        _patterns.sort(key=lambda entry: (entry[0], entry[2]))
+    return next((route for _, p, route in _patterns if p.fullmatch(path)), None)
+
+
+def _browser_file(nodeid: str) -> str | None:
+    name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    return name if name.startswith("test_browser_") and name != COVERAGE_FILE else None
+
+
+def pytest_collection_modifyitems(items):
+    """The coverage check runs after every other test."""
+    last = [item for item in items if COVERAGE_FILE in item.nodeid]
+    items[:] = [item for item in items if COVERAGE_FILE not in item.nodeid] + last
+
+
+def pytest_deselected(items):
+    _run["deselected"] += [item.nodeid for item in items if _browser_file(item.nodeid)]
+
+
+def pytest_runtest_logreport(report):
+    if not _browser_file(report.nodeid):
+        return
+    if report.failed:
+        _run["failed"].append(report.nodeid)
+    if report.when == "teardown":
+        _run["finished"].add(report.nodeid)
+
+
+def incomplete_run(session) -> str | None:
+    """Why the browser suite has not run in full (and passed) so far, or None."""
+    if any("::" in arg for arg in session.config.args):
+        return "tests were chosen one by one"
+    if _run["deselected"]:
+        return f"{len(_run['deselected'])} browser test(s) were deselected"
+    expected = {p.name for p in TESTS_DIR.glob("test_browser_*.py")} - {COVERAGE_FILE}
+    items = [item.nodeid for item in session.items if _browser_file(item.nodeid)]
+    missing = expected - {_browser_file(nodeid) for nodeid in items}
+    if missing:
+        return f"not collected: {', '.join(sorted(missing))}"
+    if _run["failed"]:
+        return f"{len(_run['failed'])} browser test(s) failed"
+    unfinished = [nodeid for nodeid in items if nodeid not in _run["finished"]]
+    if unfinished:
+        return f"{len(unfinished)} browser test(s) have not run"
+    return None

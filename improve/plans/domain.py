@@ -460,6 +460,20 @@ def how_we_will_know(action: dict[str, Any]) -> str:
     return ". ".join(parts) or "Checked and verified by someone other than the owner."
 
 
+def _action_cells(a: dict[str, Any] | None) -> list[str]:
+    if a is None:
+        return ["NO ACTION YET", "", "", "", "", "", ""]
+    return [
+        a["title"],
+        playbook_files.THEMES.get(a["theme"], ""),
+        a["owner_name"] or a["owner_role"].replace("_", " "),
+        a["due_on"].isoformat(),
+        ACTION_STATUSES.get(a["status"], ""),
+        a["verified_on"].isoformat() if a["verified_on"] else "",
+        how_we_will_know(a),
+    ]
+
+
 async def plan_csv(viewer: Viewer, case_id: int) -> str:
     from improve import framework
     from improve.exports import to_csv
@@ -469,20 +483,12 @@ async def plan_csv(viewer: Viewer, case_id: int) -> str:
     rows = []
     for f in data["findings"]:
         reg = fw.regulations.get(f["regulation"])
+        breach = f"Regulation {f['regulation']}" + (f": {reg.title}" if reg else "")
         for a in data["by_finding"][f["id"]] or [None]:
-            rows.append(
-                [
-                    f"Regulation {f['regulation']}" + (f": {reg.title}" if reg else ""),
-                    f["description"],
-                    a["title"] if a else "NO ACTION YET",
-                    playbook_files.THEMES.get(a["theme"], "") if a else "",
-                    (a["owner_name"] or a["owner_role"].replace("_", " ")) if a else "",
-                    a["due_on"].isoformat() if a else "",
-                    ACTION_STATUSES.get(a["status"], "") if a else "",
-                    a["verified_on"].isoformat() if a and a["verified_on"] else "",
-                    how_we_will_know(a) if a else "",
-                ]
-            )
+            rows.append([breach, f["description"], *_action_cells(a)])
+    # actions that answer no finding (own actions, those added at a review) are part of
+    # the plan too, as the printed plan shows
+    rows += [["Other actions", "", *_action_cells(a)] for a in data["unlinked"]]
     return to_csv(
         [
             "breach",

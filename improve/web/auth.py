@@ -15,6 +15,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from improve.access import Viewer
 from improve.accounts import sessions, tokens
 
+CSRF_COOKIE = "improve_csrf"  # the CSRF middleware's cookie; error pages reuse it
+
 API_PREFIX = "/api/"
 ANONYMOUS_PREFIXES = ("/static/", "/healthz", "/readyz")
 

@@ -14,9 +14,11 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 
 from improve.errors import DomainError, Invalid
-from improve.web.auth import is_api
+from improve.web.auth import CSRF_COOKIE, is_api
 from improve.web.requestid import request_id
 
 log = logging.getLogger("improve.errors")
@@ -42,7 +44,18 @@ def _api(request: Request, status: int, detail: str, **extra: Any) -> Response:
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def _keep_csrf_token(request: Request) -> None:
+    """A refused form (or the framework's own 404) never reached the CSRF middleware's
+    safe-method branch, so the page would carry no token and its Log out button would be
+    refused in turn. Use the browser's cookie, as the middleware does for a GET."""
+    state = ScopeState.from_scope(request.scope)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if state.csrf_token is Empty and cookie:
+        state.csrf_token = cookie
+
+
 def _page(request: Request, status: int, detail: str, errors: dict[str, str] | None = None):
+    _keep_csrf_token(request)
     return Template(
         "errors/error.html",
         context={

@@ -27,7 +27,9 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         return
     headers = MutableScopeHeaders.from_message(message)
     path = scope.get("path", "")
-    headers["Content-Security-Policy"] = SCHEMA_CSP if path.startswith("/schema") else CSP
+    headers["Content-Security-Policy"] = (
+        SCHEMA_CSP if path == "/schema" or path.startswith("/schema/") else CSP
+    )
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "same-origin"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from improve.accounts import login, people, sessions, tokens
@@ -12,6 +12,7 @@ from improve.errors import Invalid
 from improve.settings import get_settings
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict, safe_next
+from improve.web.params import Id
 
 
 def _session_cookie(value: str, max_age: int) -> Cookie:
@@ -119,7 +120,7 @@ async def create_token(request: Request, viewer: CurrentViewer) -> Template:
 
 
 @post("/profile/tokens/{token_id:int}/revoke", include_in_schema=False)
-async def revoke_token(viewer: CurrentViewer, token_id: FromPath[int]) -> Redirect:
+async def revoke_token(viewer: CurrentViewer, token_id: Id) -> Redirect:
     await tokens.revoke(viewer, token_id)
     return Redirect("/profile", status_code=303)
 

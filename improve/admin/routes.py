@@ -8,7 +8,7 @@ from litestar import Request, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from improve.accounts import people
@@ -19,6 +19,7 @@ from improve.services import domain as services
 from improve.services.tables import SERVICE_TYPE_LABELS
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+from improve.web.params import Id
 
 MAX_IMPORT = 20 * 1024 * 1024
 
@@ -96,13 +97,13 @@ async def _org_page(
 
 
 @get("/organisations/{org_id:int}")
-async def organisation(viewer: CurrentViewer, org_id: FromPath[int]) -> Template:
+async def organisation(viewer: CurrentViewer, org_id: Id) -> Template:
     return await _org_page(viewer, org_id, {})
 
 
 @post("/organisations/{org_id:int}")
 async def rename_organisation(
-    request: Request, viewer: CurrentViewer, org_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, org_id: Id
 ) -> Template | Redirect:
     data = await form_dict(request)
     try:
@@ -173,14 +174,12 @@ async def _user_page(
 
 
 @get("/users/{user_id:int}")
-async def user(viewer: CurrentViewer, user_id: FromPath[int]) -> Template:
+async def user(viewer: CurrentViewer, user_id: Id) -> Template:
     return await _user_page(viewer, user_id, {})
 
 
 @post("/users/{user_id:int}")
-async def update_user(
-    request: Request, viewer: CurrentViewer, user_id: FromPath[int]
-) -> Template | Redirect:
+async def update_user(request: Request, viewer: CurrentViewer, user_id: Id) -> Template | Redirect:
     data = await form_dict(request)
     if user_id == viewer.user_id and (data.get("active") != "on" or data.get("role") != Role.ADMIN):
         return await _user_page(
@@ -199,9 +198,7 @@ async def update_user(
 
 
 @post("/users/{user_id:int}/password")
-async def reset_password(
-    request: Request, viewer: CurrentViewer, user_id: FromPath[int]
-) -> Template:
+async def reset_password(request: Request, viewer: CurrentViewer, user_id: Id) -> Template:
     data = await form_dict(request)
     try:
         await people.set_password(user_id, str(data.get("password", "")))
@@ -267,13 +264,13 @@ async def _service_page(
 
 
 @get("/services/{service_id:int}")
-async def service(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def service(viewer: CurrentViewer, service_id: Id) -> Template:
     return await _service_page(viewer, service_id, None, {})
 
 
 @post("/services/{service_id:int}")
 async def update_service(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: Id
 ) -> Template | Redirect:
     data = await form_dict(request, "commissioners")
     try:
@@ -346,7 +343,7 @@ async def outbox_page(viewer: CurrentViewer, status: FromQuery[str] = "") -> Tem
 
 
 @post("/outbox/{message_id:int}/retry")
-async def retry_message(viewer: CurrentViewer, message_id: FromPath[int]) -> Redirect:
+async def retry_message(viewer: CurrentViewer, message_id: Id) -> Redirect:
     from improve.errors import NotFound
     from improve.reminders import outbox
     from improve.reminders.tables import Outbox

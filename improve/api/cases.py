@@ -21,9 +21,7 @@ from improve.errors import Forbidden
 from improve.framework import KEY_QUESTIONS
 from improve.services import cqc, importer, ratings
 from improve.web.auth import CurrentViewer
-
-Limit = Annotated[int, Meta(ge=1, le=500)]
-Offset = Annotated[int, Meta(ge=0)]
+from improve.web.params import Id, Limit, Offset
 
 
 class EnforcementBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -322,9 +320,9 @@ def _unset(struct: msgspec.Struct) -> dict[str, Any]:
 )
 async def list_ratings(
     viewer: CurrentViewer,
-    service_id: FromPath[int],
-    limit: FromQuery[Limit] = 50,
-    offset: FromQuery[Offset] = 0,
+    service_id: Id,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> RatingPage:
     rows = await ratings.for_service(viewer, service_id)
     return RatingPage(
@@ -336,7 +334,7 @@ async def list_ratings(
     "/services/{service_id:int}/ratings", summary="Record a published rating", raises=WRITE_ERRORS
 )
 async def record_rating(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[RatingBody]
+    viewer: CurrentViewer, service_id: Id, data: JSONBody[RatingBody]
 ) -> RatingRecorded:
     body = msgspec.to_builtins(data)
     row, created, note = await cases.record_rating(viewer, service_id, body)
@@ -351,7 +349,7 @@ async def record_rating(
     raises=WRITE_ERRORS,
 )
 async def import_service_record(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[dict[str, Any]]
+    viewer: CurrentViewer, service_id: Id, data: JSONBody[dict[str, Any]]
 ) -> ImportOut:
     await access.editable_service(viewer, service_id)  # scope first, then the body
     locations = cqc.parse_locations(data)
@@ -379,8 +377,8 @@ async def import_locations(viewer: CurrentViewer, data: JSONBody[ImportBody]) ->
 async def list_cases(
     viewer: CurrentViewer,
     stage: FromQuery[str] = "",
-    limit: FromQuery[Limit] = 50,
-    offset: FromQuery[Offset] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> CasePage:
     rows, total = await cases.list_cases(viewer, stage=stage, limit=limit, offset=offset)
     return CasePage([CaseOut.of(r) for r in rows], total, limit, offset)
@@ -391,12 +389,12 @@ async def list_cases(
     summary="Open a case from the latest rating",
     raises=WRITE_ERRORS,
 )
-async def open_case(viewer: CurrentViewer, service_id: FromPath[int]) -> CaseOut:
+async def open_case(viewer: CurrentViewer, service_id: Id) -> CaseOut:
     return CaseOut.of(await cases.open_case(viewer, service_id))
 
 
 @get("/cases/{case_id:int}", summary="A case with its timeline and possible moves", raises=ERRORS)
-async def get_case(viewer: CurrentViewer, case_id: FromPath[int]) -> CaseDetail:
+async def get_case(viewer: CurrentViewer, case_id: Id) -> CaseDetail:
     view = await cases.case_view(viewer, case_id)
     return CaseDetail(
         case=CaseOut.of(view["case"]),
@@ -417,16 +415,12 @@ async def get_case(viewer: CurrentViewer, case_id: FromPath[int]) -> CaseDetail:
     summary="Change a case's dates (send the version you read)",
     raises=WRITE_ERRORS,
 )
-async def patch_case(
-    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[CasePatch]
-) -> CaseOut:
+async def patch_case(viewer: CurrentViewer, case_id: Id, data: JSONBody[CasePatch]) -> CaseOut:
     return CaseOut.of(await cases.update_dates(viewer, case_id, _unset(data), version=data.version))
 
 
 @post("/cases/{case_id:int}/stage", summary="Move a case to another stage", raises=WRITE_ERRORS)
-async def move_case(
-    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[StageBody]
-) -> CaseOut:
+async def move_case(viewer: CurrentViewer, case_id: Id, data: JSONBody[StageBody]) -> CaseOut:
     return CaseOut.of(
         await cases.move(viewer, case_id, data.stage, version=data.version, outcome=data.outcome)
     )
@@ -435,9 +429,9 @@ async def move_case(
 @get("/cases/{case_id:int}/findings", summary="A case's findings", raises=ERRORS)
 async def list_findings(
     viewer: CurrentViewer,
-    case_id: FromPath[int],
-    limit: FromQuery[Limit] = 100,
-    offset: FromQuery[Offset] = 0,
+    case_id: Id,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> FindingPage:
     rows = await cases.findings_of(viewer, case_id)
     return FindingPage(
@@ -447,7 +441,7 @@ async def list_findings(
 
 @post("/cases/{case_id:int}/findings", summary="Add a finding", raises=WRITE_ERRORS)
 async def add_finding(
-    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[FindingBody]
+    viewer: CurrentViewer, case_id: Id, data: JSONBody[FindingBody]
 ) -> FindingOut:
     return FindingOut.of(await cases.add_finding(viewer, case_id, msgspec.to_builtins(data)))
 
@@ -458,7 +452,7 @@ async def add_finding(
     raises=WRITE_ERRORS,
 )
 async def patch_finding(
-    viewer: CurrentViewer, finding_id: FromPath[int], data: JSONBody[FindingPatch]
+    viewer: CurrentViewer, finding_id: Id, data: JSONBody[FindingPatch]
 ) -> FindingOut:
     return FindingOut.of(
         await cases.update_finding(viewer, finding_id, _unset(data), version=data.version)
@@ -468,11 +462,11 @@ async def patch_finding(
 @get("/cases/{case_id:int}/history", summary="A case's history, newest first", raises=ERRORS)
 async def case_history(
     viewer: CurrentViewer,
-    case_id: FromPath[int],
+    case_id: Id,
     entity: FromQuery[str] = "",
     action: FromQuery[str] = "",
-    limit: FromQuery[Limit] = 50,
-    offset: FromQuery[Offset] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> HistoryPage:
     await cases.get_case(viewer, case_id)
     rows = await history.feed(

@@ -15,6 +15,7 @@ from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.plans import domain as plans
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 
 class ProposalOut(msgspec.Struct):
@@ -146,7 +147,7 @@ async def _plan_out(viewer, case_id: int) -> PlanOut:
     summary="The case's action plan and what each finding is answered by",
     raises=ERRORS,
 )
-async def get_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> PlanOut:
+async def get_plan(viewer: CurrentViewer, case_id: Id) -> PlanOut:
     return await _plan_out(viewer, case_id)
 
 
@@ -155,7 +156,7 @@ async def get_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> PlanOut:
     summary="Playbook actions that answer the findings and are not yet in the plan, ranked",
     raises=WRITE_ERRORS,
 )
-async def get_proposals(viewer: CurrentViewer, case_id: FromPath[int]) -> list[ProposalOut]:
+async def get_proposals(viewer: CurrentViewer, case_id: Id) -> list[ProposalOut]:
     view = await plans.builder(viewer, case_id)
     return [
         ProposalOut(
@@ -181,9 +182,7 @@ async def get_proposals(viewer: CurrentViewer, case_id: FromPath[int]) -> list[P
     summary="Add chosen playbook actions (adapted) and custom actions, all or nothing",
     raises=WRITE_ERRORS,
 )
-async def commit_plan(
-    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[CommitBody]
-) -> PlanOut:
+async def commit_plan(viewer: CurrentViewer, case_id: Id, data: JSONBody[CommitBody]) -> PlanOut:
     await plans.commit(
         viewer, case_id, [_clean(a) for a in data.actions], [_clean(c) for c in data.custom]
     )
@@ -249,7 +248,7 @@ def _detail(row: dict[str, Any]) -> ActionDetail:
 
 
 @get("/actions/{action_id:int}", summary="One action with its notes", raises=ERRORS)
-async def get_action(viewer: CurrentViewer, action_id: FromPath[int]) -> ActionDetail:
+async def get_action(viewer: CurrentViewer, action_id: Id) -> ActionDetail:
     from improve.plans import actions
 
     return _detail(await actions.get_action(viewer, action_id))
@@ -262,7 +261,7 @@ async def get_action(viewer: CurrentViewer, action_id: FromPath[int]) -> ActionD
     raises=WRITE_ERRORS,
 )
 async def patch_action(
-    viewer: CurrentViewer, action_id: FromPath[int], data: JSONBody[ActionPatch]
+    viewer: CurrentViewer, action_id: Id, data: JSONBody[ActionPatch]
 ) -> ActionDetail:
     from improve.plans import actions
 
@@ -279,9 +278,7 @@ async def patch_action(
     summary="Reassign or move the due dates of several actions at once, all or nothing",
     raises=WRITE_ERRORS,
 )
-async def bulk_change(
-    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[BulkBody]
-) -> BulkOut:
+async def bulk_change(viewer: CurrentViewer, case_id: Id, data: JSONBody[BulkBody]) -> BulkOut:
     from improve.plans import actions
 
     changed = await actions.bulk(
@@ -414,7 +411,7 @@ ROUTES += [my_actions, list_playbooks, get_playbook]
     raises=ERRORS,
     media_type="text/csv",
 )
-async def export_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> Response:
+async def export_plan(viewer: CurrentViewer, case_id: Id) -> Response:
     body = await plans.plan_csv(viewer, case_id)
     return Response(
         body,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from msgspec import Meta
 
 from improve.api.documented import ERRORS, WRITE_ERRORS
@@ -17,6 +17,7 @@ from improve.measures import domain as measures
 from improve.monitoring import domain as monitoring
 from improve.portfolio import domain as portfolio
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 # --- measures ----------------------------------------------------------------------------
 
@@ -67,7 +68,7 @@ def _signal(s) -> SignalOut:
     summary="Every measure of a service with its run chart (median and signals)",
     raises=ERRORS,
 )
-async def service_measures(viewer: CurrentViewer, service_id: FromPath[int]) -> list[MeasureOut]:
+async def service_measures(viewer: CurrentViewer, service_id: Id) -> list[MeasureOut]:
     page = await measures.service_measures(viewer, service_id)
     out = []
     for item in page["items"]:
@@ -109,7 +110,7 @@ class FigureOut(msgspec.Struct):
     raises=WRITE_ERRORS,
 )
 async def record_figure(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[FigureIn]
+    viewer: CurrentViewer, service_id: Id, data: JSONBody[FigureIn]
 ) -> FigureOut:
     saved = await measures.record(viewer, service_id, data.measure, data.month, data.value)
     return FigureOut(**saved)
@@ -181,7 +182,7 @@ class AssessmentIn(msgspec.Struct, forbid_unknown_fields=True):
     raises=WRITE_ERRORS,
 )
 async def record_assessment(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[AssessmentIn]
+    viewer: CurrentViewer, service_id: Id, data: JSONBody[AssessmentIn]
 ) -> AssessmentOut:
     form = {"assessed_on": data.assessed_on.isoformat()}
     form |= {f"score.{k}": str(v) for k, v in data.scores.items()}
@@ -194,7 +195,7 @@ async def record_assessment(
     summary="The latest self-assessment with its projected rating (404 when none)",
     raises=ERRORS,
 )
-async def latest_assessment(viewer: CurrentViewer, service_id: FromPath[int]) -> AssessmentOut:
+async def latest_assessment(viewer: CurrentViewer, service_id: Id) -> AssessmentOut:
     from improve.errors import NotFound
 
     past = await assessments.history_of(viewer, service_id)
@@ -225,9 +226,7 @@ class LevelOut(msgspec.Struct):
     summary="Hold a service at one of your organisation's monitoring levels (commissioners)",
     raises=WRITE_ERRORS,
 )
-async def put_level(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[LevelIn]
-) -> LevelOut:
+async def put_level(viewer: CurrentViewer, service_id: Id, data: JSONBody[LevelIn]) -> LevelOut:
     row = await monitoring.set_level(
         viewer,
         service_id,

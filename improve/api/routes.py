@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Router, get, patch, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from msgspec import Meta
 
 from improve import access
@@ -32,6 +32,7 @@ from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import domain as services
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 
 @get("/me", summary="The user the token belongs to", raises=ERRORS)
@@ -72,13 +73,13 @@ async def list_services(
 
 
 @get("/services/{service_id:int}", summary="One service", raises=ERRORS)
-async def get_service(viewer: CurrentViewer, service_id: FromPath[int]) -> ServiceOut:
+async def get_service(viewer: CurrentViewer, service_id: Id) -> ServiceOut:
     return ServiceOut.of(await services.detail(viewer, service_id))
 
 
 @patch("/services/{service_id:int}", summary="Change a service's details", raises=WRITE_ERRORS)
 async def patch_service(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[ServicePatch]
+    viewer: CurrentViewer, service_id: Id, data: JSONBody[ServicePatch]
 ) -> ServiceOut:
     return ServiceOut.of(await services.update_details(viewer, service_id, data.changes()))
 
@@ -95,7 +96,7 @@ async def create_service(viewer: CurrentViewer, data: JSONBody[ServiceIn]) -> Se
     raises=WRITE_ERRORS,
 )
 async def administer_service(
-    viewer: CurrentViewer, service_id: FromPath[int], data: JSONBody[ServiceAdmin]
+    viewer: CurrentViewer, service_id: Id, data: JSONBody[ServiceAdmin]
 ) -> ServiceOut:
     row = await services.administer(
         viewer,

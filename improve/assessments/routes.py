@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from improve import access, clock, framework
@@ -16,6 +15,7 @@ from improve.errors import Invalid
 from improve.services.tables import RATING_LABELS, Service
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+from improve.web.params import Id
 
 
 def _labels() -> dict[str, Any]:
@@ -30,7 +30,7 @@ def _labels() -> dict[str, Any]:
 
 
 @get("/services/{service_id:int}/assessments", include_in_schema=False)
-async def assessments_page(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def assessments_page(viewer: CurrentViewer, service_id: Id) -> Template:
     page = await assessments.page(viewer, service_id)
     return Template("assessments/service.html", context={"viewer": viewer, **page, **_labels()})
 
@@ -59,13 +59,13 @@ async def _form(viewer, service_id: int, values: dict, errors: dict, status=200)
 
 
 @get("/services/{service_id:int}/assessments/new", include_in_schema=False)
-async def assessment_form(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def assessment_form(viewer: CurrentViewer, service_id: Id) -> Template:
     return await _form(viewer, service_id, {}, {})
 
 
 @post("/services/{service_id:int}/assessments/new", include_in_schema=False)
 async def record_assessment(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: Id
 ) -> Template | Redirect:
     data = await form_dict(request)
     try:
@@ -76,7 +76,7 @@ async def record_assessment(
 
 
 @get("/assessments/{assessment_id:int}", include_in_schema=False)
-async def assessment_page(viewer: CurrentViewer, assessment_id: FromPath[int]) -> Template:
+async def assessment_page(viewer: CurrentViewer, assessment_id: Id) -> Template:
     row = await assessments.get(viewer, assessment_id)
     service = await access.service_or_404(viewer, row["service"], Service.id, Service.name)
     return Template(

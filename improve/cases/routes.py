@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from improve import clock, framework, history
@@ -15,6 +15,7 @@ from improve.errors import Conflict, Invalid
 from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+from improve.web.params import Id
 
 FEED_PAGE = 50
 
@@ -69,14 +70,12 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
 
 
 @get("/cases/{case_id:int}", include_in_schema=False)
-async def case_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+async def case_page(viewer: CurrentViewer, case_id: Id) -> Template:
     return await _case_page(viewer, case_id)
 
 
 @post("/cases/{case_id:int}/stage", include_in_schema=False)
-async def move_stage(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
-) -> Template | Redirect:
+async def move_stage(request: Request, viewer: CurrentViewer, case_id: Id) -> Template | Redirect:
     data = await form_dict(request)
     try:
         await cases.move(
@@ -95,9 +94,7 @@ async def move_stage(
 
 
 @post("/cases/{case_id:int}/dates", include_in_schema=False)
-async def change_dates(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
-) -> Template | Redirect:
+async def change_dates(request: Request, viewer: CurrentViewer, case_id: Id) -> Template | Redirect:
     data = await form_dict(request)
     try:
         await cases.update_dates(
@@ -131,7 +128,7 @@ async def _finding_page(
 
 
 @get("/cases/{case_id:int}/findings/new", include_in_schema=False)
-async def new_finding(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+async def new_finding(viewer: CurrentViewer, case_id: Id) -> Template:
     case = await cases.editable_case(viewer, case_id)
     return await _finding_page(
         viewer, case, {"source": "cqc_inspection", "severity": "high", "items": []}, {}
@@ -139,9 +136,7 @@ async def new_finding(viewer: CurrentViewer, case_id: FromPath[int]) -> Template
 
 
 @post("/cases/{case_id:int}/findings/new", include_in_schema=False)
-async def add_finding(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
-) -> Template | Redirect:
+async def add_finding(request: Request, viewer: CurrentViewer, case_id: Id) -> Template | Redirect:
     case = await cases.editable_case(viewer, case_id)
     data = await form_dict(request, "items")
     try:
@@ -154,7 +149,7 @@ async def add_finding(
 
 
 @get("/findings/{finding_id:int}/edit", include_in_schema=False)
-async def edit_finding(viewer: CurrentViewer, finding_id: FromPath[int]) -> Template:
+async def edit_finding(viewer: CurrentViewer, finding_id: Id) -> Template:
     finding = await cases.get_finding(viewer, finding_id)
     case = await cases.editable_case(viewer, finding["case"])
     return await _finding_page(viewer, case, finding, {}, finding)
@@ -162,7 +157,7 @@ async def edit_finding(viewer: CurrentViewer, finding_id: FromPath[int]) -> Temp
 
 @post("/findings/{finding_id:int}/edit", include_in_schema=False)
 async def save_finding(
-    request: Request, viewer: CurrentViewer, finding_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, finding_id: Id
 ) -> Template | Redirect:
     finding = await cases.get_finding(viewer, finding_id)
     case = await cases.editable_case(viewer, finding["case"])
@@ -183,7 +178,7 @@ async def save_finding(
 @get("/cases/{case_id:int}/activity", include_in_schema=False)
 async def activity(
     viewer: CurrentViewer,
-    case_id: FromPath[int],
+    case_id: Id,
     entity: FromQuery[str] = "",
     action: FromQuery[str] = "",
     page: FromQuery[int] = 1,
@@ -217,7 +212,7 @@ async def activity(
 @get("/cases/{case_id:int}/activity.csv", include_in_schema=False)
 async def activity_csv(
     viewer: CurrentViewer,
-    case_id: FromPath[int],
+    case_id: Id,
     entity: FromQuery[str] = "",
     action: FromQuery[str] = "",
 ) -> Response:

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath
+from litestar.params import Body
 from litestar.response import File, Redirect, Template
 
 from improve.api.documented import WRITE_ERRORS
@@ -17,6 +17,7 @@ from improve.errors import Invalid
 from improve.evidence import domain as evidence
 from improve.settings import get_settings
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 
 async def _read_upload(upload: Any) -> tuple[str, bytes | None]:
@@ -42,7 +43,7 @@ async def _add_from_form(request: Request, viewer, **target: int) -> None:
 
 @post("/actions/{action_id:int}/evidence", include_in_schema=False)
 async def add_to_action(
-    request: Request, viewer: CurrentViewer, action_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, action_id: Id
 ) -> Template | Redirect:
     from improve.plans import actions
     from improve.plans.routes import _action_page
@@ -57,7 +58,7 @@ async def add_to_action(
 
 @post("/findings/{finding_id:int}/evidence", include_in_schema=False)
 async def add_to_finding(
-    request: Request, viewer: CurrentViewer, finding_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, finding_id: Id
 ) -> Template | Redirect:
     from improve.cases import domain as cases
     from improve.cases.routes import _finding_page
@@ -81,7 +82,7 @@ def _download(path, row: dict[str, Any]) -> File:
 
 
 @get("/evidence/{evidence_id:int}/download", include_in_schema=False)
-async def download(viewer: CurrentViewer, evidence_id: FromPath[int]) -> File:
+async def download(viewer: CurrentViewer, evidence_id: Id) -> File:
     path, row = await evidence.file_for_download(viewer, evidence_id)
     return _download(path, row)
 
@@ -142,7 +143,7 @@ async def _api_add(viewer, form: EvidenceForm, **target: int) -> EvidenceOut:
     raises=WRITE_ERRORS,
 )
 async def api_add_to_action(
-    viewer: CurrentViewer, action_id: FromPath[int], data: Annotated[EvidenceForm, Multipart]
+    viewer: CurrentViewer, action_id: Id, data: Annotated[EvidenceForm, Multipart]
 ) -> EvidenceOut:
     return await _api_add(viewer, data, action_id=action_id)
 
@@ -153,13 +154,13 @@ async def api_add_to_action(
     raises=WRITE_ERRORS,
 )
 async def api_add_to_finding(
-    viewer: CurrentViewer, finding_id: FromPath[int], data: Annotated[EvidenceForm, Multipart]
+    viewer: CurrentViewer, finding_id: Id, data: Annotated[EvidenceForm, Multipart]
 ) -> EvidenceOut:
     return await _api_add(viewer, data, finding_id=finding_id)
 
 
 @get("/actions/{action_id:int}/evidence", summary="An action's evidence", raises=WRITE_ERRORS)
-async def api_action_evidence(viewer: CurrentViewer, action_id: FromPath[int]) -> list[EvidenceOut]:
+async def api_action_evidence(viewer: CurrentViewer, action_id: Id) -> list[EvidenceOut]:
     from improve.plans import actions
 
     await actions.get_action(viewer, action_id)
@@ -172,9 +173,11 @@ async def api_action_evidence(viewer: CurrentViewer, action_id: FromPath[int]) -
     raises=WRITE_ERRORS,
     media_type="application/octet-stream",
 )
-async def api_download(viewer: CurrentViewer, evidence_id: FromPath[int]) -> File:
+async def api_download(viewer: CurrentViewer, evidence_id: Id) -> File:
     path, row = await evidence.file_for_download(viewer, evidence_id)
-    return _download(path, row)
+    # the API always answers octet-stream, as documented; the original type and name are
+    # in the evidence list
+    return _download(path, {**row, "content_type": "application/octet-stream"})
 
 
 PAGE_ROUTES = [add_to_action, add_to_finding, download]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from improve import clock
@@ -15,6 +14,7 @@ from improve.measures import catalog, runchart
 from improve.measures import domain as measures
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+from improve.web.params import Id
 
 MAX_UPLOAD = 5 * 1024 * 1024
 
@@ -63,13 +63,13 @@ async def _measures_page(viewer, service_id: int, status: int = 200, **extra) ->
 
 
 @get("/services/{service_id:int}/measures", include_in_schema=False)
-async def service_measures(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def service_measures(viewer: CurrentViewer, service_id: Id) -> Template:
     return await _measures_page(viewer, service_id)
 
 
 @post("/services/{service_id:int}/measures", include_in_schema=False)
 async def record_measure(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: Id
 ) -> Template | Redirect:
     data = await form_dict(request)
     try:

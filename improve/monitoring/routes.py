@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from improve import clock, framework
@@ -13,6 +12,7 @@ from improve.errors import Invalid
 from improve.monitoring import domain as monitoring
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+from improve.web.params import Id
 
 FINDING_ROWS = 3
 
@@ -48,14 +48,12 @@ async def _page(viewer, service_id: int, status: int = 200, **extra) -> Template
 
 
 @get("/services/{service_id:int}/monitoring", include_in_schema=False)
-async def monitoring_page(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def monitoring_page(viewer: CurrentViewer, service_id: Id) -> Template:
     return await _page(viewer, service_id)
 
 
 @post("/services/{service_id:int}/monitoring/level", include_in_schema=False)
-async def set_level(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
-) -> Template | Redirect:
+async def set_level(request: Request, viewer: CurrentViewer, service_id: Id) -> Template | Redirect:
     data = await form_dict(request)
     try:
         await monitoring.set_level(viewer, service_id, data)
@@ -84,7 +82,7 @@ def _findings(form: dict[str, Any]) -> list[dict[str, Any]]:
 
 @post("/services/{service_id:int}/monitoring/visits", include_in_schema=False)
 async def record_visit(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: Id
 ) -> Template | Redirect:
     data = await form_dict(request)
     try:

@@ -19,6 +19,7 @@ from improve.plans.playbooks import OWNER_ROLES, THEMES
 from improve.plans.proposals import STRONG
 from improve.services.tables import Service
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 CUSTOM_ROWS = 3
 
@@ -56,7 +57,7 @@ async def _plan_page(
 
 
 @get("/cases/{case_id:int}/plan", include_in_schema=False)
-async def plan_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+async def plan_page(viewer: CurrentViewer, case_id: Id) -> Template:
     return await _plan_page(viewer, case_id)
 
 
@@ -89,7 +90,7 @@ async def _builder_page(
 
 
 @get("/cases/{case_id:int}/plan/build", include_in_schema=False)
-async def builder_page(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+async def builder_page(viewer: CurrentViewer, case_id: Id) -> Template:
     return await _builder_page(viewer, case_id)
 
 
@@ -126,9 +127,7 @@ def _choices(form: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], lis
 
 
 @post("/cases/{case_id:int}/plan/build", include_in_schema=False)
-async def commit_plan(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
-) -> Template | Redirect:
+async def commit_plan(request: Request, viewer: CurrentViewer, case_id: Id) -> Template | Redirect:
     await cases.editable_case(viewer, case_id)
     form = await request.form()
     chosen, custom, labels = _choices(form)
@@ -179,13 +178,13 @@ async def _action_page(
 
 
 @get("/actions/{action_id:int}", include_in_schema=False)
-async def action_page(viewer: CurrentViewer, action_id: FromPath[int]) -> Template:
+async def action_page(viewer: CurrentViewer, action_id: Id) -> Template:
     return await _action_page(viewer, action_id)
 
 
 @post("/actions/{action_id:int}", include_in_schema=False)
 async def update_action(
-    request: Request, viewer: CurrentViewer, action_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, action_id: Id
 ) -> Template | Redirect:
     from improve.errors import Conflict
     from improve.plans import actions
@@ -207,9 +206,7 @@ async def update_action(
 
 
 @post("/cases/{case_id:int}/plan/bulk", include_in_schema=False)
-async def bulk_change(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
-) -> Template | Redirect:
+async def bulk_change(request: Request, viewer: CurrentViewer, case_id: Id) -> Template | Redirect:
     from improve.plans import actions
 
     await cases.editable_case(viewer, case_id)
@@ -320,7 +317,7 @@ async def my_actions(viewer: CurrentViewer) -> Template:
 
 
 @get("/cases/{case_id:int}/plan/print", include_in_schema=False)
-async def print_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
+async def print_plan(viewer: CurrentViewer, case_id: Id) -> Template:
     data = await plans.printable(viewer, case_id)
     return Template(
         "plans/print.html",
@@ -338,7 +335,7 @@ async def print_plan(viewer: CurrentViewer, case_id: FromPath[int]) -> Template:
 
 
 @get("/cases/{case_id:int}/plan.csv", include_in_schema=False)
-async def plan_csv(viewer: CurrentViewer, case_id: FromPath[int]) -> Response:
+async def plan_csv(viewer: CurrentViewer, case_id: Id) -> Response:
     body = await plans.plan_csv(viewer, case_id)
     return Response(
         body,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from litestar import get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Response, Template
 
 from improve.accounts.tables import Role
@@ -15,6 +15,7 @@ from improve.exports import to_csv
 from improve.portfolio import domain as portfolio
 from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 
 def _filters(level, rating, special, overdue, q, sort, order) -> portfolio.Filters:
@@ -106,7 +107,7 @@ async def portfolio_csv(
 
 
 @get("/services/{service_id:int}/briefing", include_in_schema=False)
-async def briefing_page(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def briefing_page(viewer: CurrentViewer, service_id: Id) -> Template:
     from improve import framework
     from improve.cases.stages import STAGE_LABELS
     from improve.measures import runchart

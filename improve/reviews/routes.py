@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from msgspec import Meta
 
@@ -18,6 +18,7 @@ from improve.errors import Invalid
 from improve.plans.playbooks import THEMES
 from improve.reviews import domain as reviews
 from improve.web.auth import CurrentViewer
+from improve.web.params import Id
 
 NEW_ACTION_ROWS = 2
 
@@ -53,7 +54,7 @@ async def _form(
 
 @get("/cases/{case_id:int}/reviews/new", include_in_schema=False)
 async def review_form(
-    viewer: CurrentViewer, case_id: FromPath[int], audience: FromQuery[str] = "internal"
+    viewer: CurrentViewer, case_id: Id, audience: FromQuery[str] = "internal"
 ) -> Template:
     if audience not in reviews.AUDIENCES:
         audience = "internal"
@@ -77,7 +78,7 @@ def _new_actions(form: Any) -> list[dict[str, Any]]:
 
 @post("/cases/{case_id:int}/reviews/new", include_in_schema=False)
 async def record_review(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, case_id: Id
 ) -> Template | Redirect:
     await cases.get_case(viewer, case_id)
     form = await request.form()
@@ -95,7 +96,7 @@ async def record_review(
 
 
 @get("/reviews/{review_id:int}", include_in_schema=False)
-async def review_page(viewer: CurrentViewer, review_id: FromPath[int]) -> Template:
+async def review_page(viewer: CurrentViewer, review_id: Id) -> Template:
     review = await reviews.get(viewer, review_id)
     case = await cases.get_case(viewer, review["case"])
     return Template(
@@ -106,7 +107,7 @@ async def review_page(viewer: CurrentViewer, review_id: FromPath[int]) -> Templa
 
 @post("/cases/{case_id:int}/review-cadence", include_in_schema=False)
 async def change_cadence(
-    request: Request, viewer: CurrentViewer, case_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, case_id: Id
 ) -> Redirect | Template:
     await cases.editable_case(viewer, case_id)
     form = await request.form()
@@ -182,7 +183,7 @@ class ReviewPage(msgspec.Struct):
 @get("/cases/{case_id:int}/reviews", summary="A case's reviews, newest first", raises=WRITE_ERRORS)
 async def api_reviews(
     viewer: CurrentViewer,
-    case_id: FromPath[int],
+    case_id: Id,
     limit: FromQuery[Annotated[int, Meta(ge=1, le=200)]] = 50,
     offset: FromQuery[Annotated[int, Meta(ge=0)]] = 0,
 ) -> ReviewPage:
@@ -195,16 +196,14 @@ async def api_reviews(
     summary="Record a held review (schedules the next one; new actions join the plan)",
     raises=WRITE_ERRORS,
 )
-async def api_record(
-    viewer: CurrentViewer, case_id: FromPath[int], data: JSONBody[ReviewBody]
-) -> ReviewOut:
+async def api_record(viewer: CurrentViewer, case_id: Id, data: JSONBody[ReviewBody]) -> ReviewOut:
     body = msgspec.to_builtins(data)
     actions = body.pop("new_actions")
     return ReviewOut.of(await reviews.record(viewer, case_id, body, actions))
 
 
 @get("/reviews/{review_id:int}", summary="One review", raises=WRITE_ERRORS)
-async def api_review(viewer: CurrentViewer, review_id: FromPath[int]) -> ReviewOut:
+async def api_review(viewer: CurrentViewer, review_id: Id) -> ReviewOut:
     return ReviewOut.of(await reviews.get(viewer, review_id))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Count
 
 from improve import access, clock
@@ -85,7 +86,11 @@ async def overview(viewer: Viewer, filters: ServiceFilters = ServiceFilters()) -
 
     query = access.services(viewer, *SERVICE_COLUMNS).order_by(Service.name).order_by(Service.id)
     if filters.local_authority:
-        query = query.where(Service.local_authority.ilike(filters.local_authority))
+        # case-insensitive equality on both engines (Piccolo's ilike warns on SQLite, and
+        # would read % and _ in the input as wildcards)
+        query = query.where(
+            WhereRaw("lower(service.local_authority) = lower({})", filters.local_authority)
+        )
     rows = await _attach_commissioners(await query)
     ids = [r["id"] for r in rows]
     latest: dict[int, dict[str, Any]] = {}

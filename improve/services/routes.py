@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from improve import access, framework
@@ -22,6 +22,7 @@ from improve.services.tables import (
 )
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
+from improve.web.params import Id
 
 MAX_UPLOAD = 5 * 1024 * 1024
 RATING_CHOICES = [(k, v) for k, v in RATING_LABELS.items() if k]
@@ -87,7 +88,7 @@ async def _service_page(viewer, service_id: int, status: int = 200, **extra: Any
 
 
 @get("/services/{service_id:int}", include_in_schema=False)
-async def service_page(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def service_page(viewer: CurrentViewer, service_id: Id) -> Template:
     return await _service_page(viewer, service_id)
 
 
@@ -106,7 +107,7 @@ def _edit_page(viewer, service: dict, values: dict, errors: dict, status: int = 
 
 
 @get("/services/{service_id:int}/edit", include_in_schema=False)
-async def edit_form(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def edit_form(viewer: CurrentViewer, service_id: Id) -> Template:
     await access.editable_service(viewer, service_id)
     service = await domain.detail(viewer, service_id)
     return _edit_page(viewer, service, service, {})
@@ -114,7 +115,7 @@ async def edit_form(viewer: CurrentViewer, service_id: FromPath[int]) -> Templat
 
 @post("/services/{service_id:int}/edit", include_in_schema=False)
 async def edit_submit(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: Id
 ) -> Template | Redirect:
     await access.editable_service(viewer, service_id)
     data = await form_dict(request)
@@ -148,7 +149,7 @@ def _rating_page(viewer, service: dict, values: dict, errors: dict, status: int 
 
 
 @get("/services/{service_id:int}/ratings/new", include_in_schema=False)
-async def rating_form(viewer: CurrentViewer, service_id: FromPath[int]) -> Template:
+async def rating_form(viewer: CurrentViewer, service_id: Id) -> Template:
     await access.editable_service(viewer, service_id)
     return _rating_page(viewer, await domain.detail(viewer, service_id), {}, {})
 
@@ -171,7 +172,7 @@ def _enforcement_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 @post("/services/{service_id:int}/ratings/new", include_in_schema=False)
 async def rating_submit(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
+    request: Request, viewer: CurrentViewer, service_id: Id
 ) -> Template | Redirect:
     await access.editable_service(viewer, service_id)
     data = await form_dict(request)
@@ -193,9 +194,7 @@ async def rating_submit(
 
 
 @post("/services/{service_id:int}/import", include_in_schema=False)
-async def import_record(
-    request: Request, viewer: CurrentViewer, service_id: FromPath[int]
-) -> Template:
+async def import_record(request: Request, viewer: CurrentViewer, service_id: Id) -> Template:
     """Upload a CQC location record (the JSON the CQC API returns) for this service."""
     await access.editable_service(viewer, service_id)
     form = await request.form()
@@ -218,7 +217,7 @@ async def import_record(
 
 
 @post("/services/{service_id:int}/cases", include_in_schema=False)
-async def open_case(viewer: CurrentViewer, service_id: FromPath[int]) -> Template | Redirect:
+async def open_case(viewer: CurrentViewer, service_id: Id) -> Template | Redirect:
     try:
         case = await cases.open_case(viewer, service_id)
     except Invalid as exc:

@@ -104,7 +104,25 @@ def on_domain_error(request: Request, exc: DomainError) -> Response:
     return _page(request, exc.status_code, str(exc), fields)
 
 
+def _bad_input(exc: Exception) -> bool:
+    """Input the database cannot hold (a number beyond a column's range, a NUL character)
+    or a form field that is not UTF-8: the request was bad, not the service."""
+    if isinstance(exc, UnicodeDecodeError | OverflowError):
+        return True
+    try:
+        from asyncpg.exceptions import DataError
+    except ImportError:  # pragma: no cover (asyncpg is a dependency)
+        return False
+    return isinstance(exc, DataError)
+
+
 def on_unexpected(request: Request, exc: Exception) -> Response:
+    if _bad_input(exc):
+        log.info("bad input refused: %s %s: %r", request.method, request.url.path, exc)
+        detail = "Some of what was sent cannot be stored (a value out of range or not text)."
+        if is_api(request.url.path):
+            return _api(request, 400, detail)
+        return _page(request, 400, detail)
     rid = request_id(request.scope)
     log.exception("unhandled error [request %s] %s %s", rid, request.method, request.url.path)
     status = HTTP_500_INTERNAL_SERVER_ERROR

@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         dependencies={"viewer": Provide(current_viewer, sync_to_thread=False)},
-        middleware=[AuthMiddleware()],
+        middleware=[AuthMiddleware(), db.read_connection_middleware],
         # the largest body any form accepts (evidence, or the admin's 20 MB CQC import) plus
         # room for the form's own fields; each handler still checks its own limit
         request_max_body_size=(max(settings.upload_max_mb, 20) + 1) * 1024 * 1024,

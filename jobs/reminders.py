@@ -221,10 +221,13 @@ async def _scan(today: dt.date) -> dict[str, Any]:
             today=today,
         )
     written = skipped = errors = 0
+    # most due reminders were written by an earlier scan (an overdue action stays due every
+    # day): look their keys up in bulk and render and insert only the new ones
+    already = await outbox.existing_keys([r.dedupe_key for r in due])
     for reminder in due:
         user = users.get(reminder.user_id)
-        if user is None:
-            skipped += 1  # deactivated since
+        if user is None or reminder.dedupe_key in already:
+            skipped += 1  # deactivated since, or written before
             continue
         try:
             if await outbox.enqueue(reminder, user):

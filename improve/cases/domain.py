@@ -237,16 +237,23 @@ async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: rat
 
 async def facts(case: dict[str, Any]) -> CaseFacts:
     """What the stage rules need, in four queries."""
-    from improve.plans.tables import Action, ActionFinding
+    from improve.plans.tables import (
+        Action,
+        ActionFinding,
+        action_ids_of_case,
+        plan_ids_of_case,
+    )
 
     finding_ids = [
         r["id"] for r in await Finding.select(Finding.id).where(Finding.case == case["id"])
     ]
-    actions = await Action.select(Action.status).where(Action.plan.case == case["id"])
+    actions = await Action.select(Action.status).where(
+        Action.plan.is_in(plan_ids_of_case(case["id"]))
+    )
     answered = {
         r["finding"]
         for r in await ActionFinding.select(ActionFinding.finding).where(
-            ActionFinding.action.plan.case == case["id"]
+            ActionFinding.action.is_in(action_ids_of_case(case["id"]))
         )
     }
     newer = None

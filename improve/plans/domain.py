@@ -15,11 +15,19 @@ from improve.access import Viewer
 from improve.accounts.tables import Role, User
 from improve.cases import domain as cases
 from improve.cases.stages import Stage
+from improve.cases.tables import Case
 from improve.db import write_tx
 from improve.errors import Invalid, parse_date
 from improve.plans import playbooks as playbook_files
 from improve.plans.proposals import FindingRef, Proposal, propose
-from improve.plans.tables import Action, ActionFinding, Plan
+from improve.plans.tables import (
+    Action,
+    ActionFinding,
+    Plan,
+    action_ids_of_case,
+    plan_ids_of_case,
+    plan_ids_of_cases,
+)
 from improve.services.tables import Service
 
 ACTION_STATUSES = {
@@ -72,13 +80,13 @@ async def actions_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
     await cases.get_case(viewer, case_id)
     rows = (
         await Action.select(*ACTION_COLUMNS)
-        .where(Action.plan.case == case_id)
+        .where(Action.plan.is_in(plan_ids_of_case(case_id)))
         .order_by(Action.due_on)
         .order_by(Action.id)
         .output(load_json=True)
     )
     links = await ActionFinding.select(ActionFinding.action, ActionFinding.finding).where(
-        ActionFinding.action.plan.case == case_id
+        ActionFinding.action.is_in(action_ids_of_case(case_id))
     )
     by_action: dict[int, list[int]] = {}
     for link in links:
@@ -394,9 +402,10 @@ async def my_actions(viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
     """The viewer's own actions in open cases, and done actions they could verify."""
     from improve import access
 
-    in_scope = Action.plan.case.service.is_in(access.visible_service_ids(viewer)) & (
-        Action.plan.case.stage != Stage.CLOSED
+    open_cases = Case.select(Case.id).where(
+        Case.service.is_in(access.visible_service_ids(viewer)) & (Case.stage != Stage.CLOSED)
     )
+    in_scope = Action.plan.is_in(plan_ids_of_cases(open_cases))
     columns = (
         *ACTION_COLUMNS,
         Action.plan.case.as_alias("case_id"),

@@ -78,3 +78,18 @@ class OrgPlaybook(Table, tablename="org_playbook"):
     source = Text()
     uploaded_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
     uploaded_at = Timestamptz()
+
+
+# Filters by indexed foreign keys. Piccolo writes a filter on a joined column
+# (Action.plan.case == x) as a LEFT JOIN that SQLite answers by scanning every action; a
+# sub-select on the foreign key uses its index instead.
+def plan_ids_of_case(case_id: int):
+    return Plan.select(Plan.id).where(Plan.case == case_id)
+
+
+def plan_ids_of_cases(case_ids):
+    return Plan.select(Plan.id).where(Plan.case.is_in(case_ids))
+
+
+def action_ids_of_case(case_id: int):
+    return Action.select(Action.id).where(Action.plan.is_in(plan_ids_of_case(case_id)))

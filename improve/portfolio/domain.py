@@ -23,7 +23,7 @@ from improve.errors import Forbidden
 from improve.monitoring.tables import MonitoringStatus
 from improve.plans.domain import FINISHED
 from improve.plans.playbooks import THEMES
-from improve.plans.tables import Action
+from improve.plans.tables import Action, plan_ids_of_cases
 from improve.reviews.tables import Review
 from improve.services.tables import RATING_LABELS, Rating, Service
 
@@ -107,11 +107,15 @@ async def _cases(viewer: Viewer, *, closed_too: bool = False) -> list[dict[str, 
     return await query
 
 
-async def _action_counts(viewer: Viewer, open_only: bool = True) -> dict[int, dict[str, Any]]:
+def _open_case_ids(viewer: Viewer):
+    return Case.select(Case.id).where(
+        Case.service.is_in(_scope(viewer)) & (Case.stage != Stage.CLOSED)
+    )
+
+
+async def _action_counts(viewer: Viewer) -> dict[int, dict[str, Any]]:
     """Per case: actions by theme and status, and how many are overdue. Two grouped queries."""
-    where = Action.plan.case.service.is_in(_scope(viewer))
-    if open_only:
-        where &= Action.plan.case.stage != Stage.CLOSED
+    where = Action.plan.is_in(plan_ids_of_cases(_open_case_ids(viewer)))
     out: dict[int, dict[str, Any]] = defaultdict(
         lambda: {"total": 0, "finished": 0, "overdue": 0, "themes": defaultdict(lambda: [0, 0])}
     )
@@ -144,8 +148,7 @@ async def _finished_a_month_ago(viewer: Viewer) -> dict[int, int]:
     rows = (
         await Action.select(Action.plan.case.as_alias("case_id"), Count(alias="n"))
         .where(
-            Action.plan.case.service.is_in(_scope(viewer))
-            & (Action.plan.case.stage != Stage.CLOSED)
+            Action.plan.is_in(plan_ids_of_cases(_open_case_ids(viewer)))
             & Action.status.is_in(list(FINISHED))
             & (Action.done_on <= month_ago)
         )
@@ -440,7 +443,7 @@ async def _templates_of_cases(case_ids: list[int]) -> dict[int, set[str]]:
     if case_ids:
         for r in await Action.select(
             Action.plan.case.as_alias("case_id"), Action.template_id, Action.title
-        ).where(Action.plan.case.is_in(case_ids)):
+        ).where(Action.plan.is_in(plan_ids_of_cases(case_ids))):
             out[r["case_id"]].add(r["title"])
     return out
 

@@ -41,6 +41,18 @@ TITLES = {
 }
 
 
+async def existing_keys(keys: list[str], chunk: int = 500) -> set[str]:
+    """Which of these dedupe keys are in the outbox already (one query per 500 keys)."""
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), chunk):
+        rows = await Outbox.select(Outbox.dedupe_key).where(
+            Outbox.dedupe_key.is_in(unique[start : start + chunk])
+        )
+        found.update(r["dedupe_key"] for r in rows)
+    return found
+
+
 async def enqueue(reminder: Reminder, user: dict[str, Any]) -> bool:
     """Write one reminder (email and in-app) unless it was written before. True if new."""
     context = {

@@ -335,31 +335,17 @@ def _parse_row(cells, col, by_ref, custom):
 # --- reading -----------------------------------------------------------------------------
 
 
-async def series_of(service_ids: list[int]) -> dict[int, dict[str, list[tuple[dt.date, float]]]]:
-    """Every figure of the given services, by service and measure, in one query."""
+async def series_of(services) -> dict[int, dict[str, list[tuple[dt.date, float]]]]:
+    """Every figure of the services (a list of ids or a scope sub-select), by service and
+    measure, in one query."""
     out: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    if not service_ids:
+    if isinstance(services, list) and not services:
         return out
     rows = (
         await MeasureValue.select(
             MeasureValue.service, MeasureValue.measure, MeasureValue.month, MeasureValue.value
         )
-        .where(MeasureValue.service.is_in(service_ids))
-        .order_by(MeasureValue.month)
-    )
-    for r in rows:
-        out[r["service"]][r["measure"]].append((r["month"], r["value"]))
-    return out
-
-
-async def series_of_scope(scope) -> dict[int, dict[str, list[tuple[dt.date, float]]]]:
-    """Every figure of the services in a scope sub-select, in one query."""
-    out: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    rows = (
-        await MeasureValue.select(
-            MeasureValue.service, MeasureValue.measure, MeasureValue.month, MeasureValue.value
-        )
-        .where(MeasureValue.service.is_in(scope))
+        .where(MeasureValue.service.is_in(services))
         .order_by(MeasureValue.month)
     )
     for r in rows:

@@ -461,7 +461,7 @@ async def quality_view(viewer: Viewer) -> dict[str, Any]:
     reviews = await _reviews(viewer)
     assessments = await _assessments(viewer)
     events = await _stage_events(viewer)
-    series = await measures.series_of_scope(_scope(viewer))
+    series = await measures.series_of(_scope(viewer))
     custom = await measures.definitions_of({s["provider"] for s in services})
     open_cases = {c["service"]: c for c in all_cases if c["stage"] != Stage.CLOSED}
     homes = []

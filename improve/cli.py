@@ -61,9 +61,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_migrate(_: argparse.Namespace) -> int:
     from improve import db
+    from improve.measures import summaries
 
-    asyncio.run(db.migrate())
-    print("Migrations applied.")
+    async def run():
+        await db.migrate()
+        # derived data the new code expects: summaries missing after an upgrade, or
+        # kept with run-chart thresholds that have since changed
+        await db.prepare(1)
+        try:
+            return await summaries.refresh_stale()
+        finally:
+            await db.release()
+
+    refreshed = asyncio.run(run())
+    print(f"Migrations applied; measure summaries refreshed for {refreshed} service(s).")
     return 0
 
 

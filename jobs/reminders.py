@@ -13,6 +13,7 @@ from typing import Any
 from improve import clock
 from improve.accounts.tables import Role, User
 from improve.cases.tables import Case
+from improve.db import write_tx
 from improve.monitoring.tables import MonitoringStatus, MonitoringVisit
 from improve.plans.tables import Action
 from improve.reminders import outbox, rules
@@ -21,6 +22,7 @@ from improve.services.tables import Commissioning, Enforcement, EnforcementKind
 from improve.settings import get_settings
 
 log = logging.getLogger(__name__)
+BATCH = 50  # new reminders per transaction: few disk flushes, a short hold on the lock
 
 
 async def _people() -> tuple[dict[int, dict], dict[int, list[int]], dict[int, list[int]]]:
@@ -220,21 +222,35 @@ async def _scan(today: dt.date) -> dict[str, Any]:
             quality_leads=leads.get(case["provider"], []),
             today=today,
         )
-    written = skipped = errors = 0
     # most due reminders were written by an earlier scan (an overdue action stays due every
     # day): look their keys up in bulk and render and insert only the new ones
     already = await outbox.existing_keys([r.dedupe_key for r in due])
-    for reminder in due:
-        user = users.get(reminder.user_id)
-        if user is None or reminder.dedupe_key in already:
-            skipped += 1  # deactivated since, or written before
-            continue
-        try:
-            if await outbox.enqueue(reminder, user):
-                written += 1
-            else:
-                skipped += 1
-        except Exception:  # one bad row is logged and skipped, never stops the scan
-            errors += 1
-            log.exception("reminder %s could not be written", reminder.dedupe_key)
+    new = [
+        (r, users[r.user_id])
+        for r in due
+        if r.user_id in users and r.dedupe_key not in already  # else deactivated, or sent
+    ]
+    written, errors = await _write(new)
+    skipped = len(due) - written - errors
     return {"due": len(due), "written": written, "already_written": skipped, "errors": errors}
+
+
+async def _write(new: list[tuple[Any, dict[str, Any]]]) -> tuple[int, int]:
+    """Write the new reminders in transactions of BATCH (a commit each would cost a disk
+    flush per row); each in a savepoint, so one bad row is logged and skipped and never
+    takes its batch with it. (written, errors)"""
+    written = errors = 0
+    for start in range(0, len(new), BATCH):
+        async with write_tx() as tx:
+            for reminder, user in new[start : start + BATCH]:
+                savepoint = await tx.savepoint()
+                try:
+                    if await outbox.enqueue(reminder, user):
+                        written += 1
+                except Exception:  # one bad row is logged and skipped, never stops the scan
+                    await savepoint.rollback_to()
+                    errors += 1
+                    log.exception("reminder %s could not be written", reminder.dedupe_key)
+                else:
+                    await savepoint.release()
+    return written, errors

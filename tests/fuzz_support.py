@@ -37,7 +37,12 @@ from improve.evidence.tables import Evidence
 from improve.framework import KEY_QUESTIONS
 from improve.measures import catalog
 from improve.measures import domain as measures
-from improve.measures.tables import MeasureDefinition, MeasureUpload, MeasureValue
+from improve.measures.tables import (
+    MeasureDefinition,
+    MeasureSummary,
+    MeasureUpload,
+    MeasureValue,
+)
 from improve.monitoring import domain as monitoring
 from improve.monitoring.tables import MonitoringLevel, MonitoringStatus, MonitoringVisit
 from improve.plans import domain as plans
@@ -341,6 +346,7 @@ async def owned(org_ids: list[int]) -> dict[str, list[dict[str, Any]]]:
         ("enforcement", Enforcement),
         ("commissioning", Commissioning),
         ("measure_values", MeasureValue),
+        ("measure_summaries", MeasureSummary),
         ("audit_events", AuditEvent),
         ("cases", Case),
         ("self_assessments", SelfAssessment),

@@ -44,7 +44,8 @@ async def viewer(email):
 def signal(sig):
     if sig is None:
         return None
-    return {"kind": sig.kind, "improving": sig.improving, "start": sig.start, "end": sig.end}
+    # the quality view reads kept summaries: a dict, its dates in ISO form
+    return {k: sig[k] for k in ("kind", "improving", "start", "end")}
 
 
 async def main(out_path):

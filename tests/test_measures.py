@@ -209,3 +209,61 @@ def test_a_signal_already_under_way_is_not_credited_to_the_action():
     points += _months(dt.date(2026, 1, 1), [26, 25, 24, 24, 23, 22])
     rc = measures.chart(points, turnover)
     assert measures.action_effect(rc, dt.date(2026, 4, 10))["state"] == "before"
+
+
+# --- summaries kept for the portfolio ------------------------------------------------------
+
+
+async def _summaries(service_id: int) -> dict[str, dict]:
+    from improve.measures import summaries
+
+    return (await summaries.of_services([service_id])).get(service_id, {})
+
+
+async def test_saving_figures_keeps_the_latest_value_and_signal(homes):
+    from improve.measures import catalog
+
+    home, lead = homes["home"]["id"], homes["lead"]
+    rising = [10, 11, 10, 9, 10, 11, 10, 10, 9, 11, 10, 10, 14, 15, 16, 15, 17, 18]
+    csv = "service,month,measure,value\n" + "".join(
+        f"{home},{2025 + m // 12}-{m % 12 + 1:02d},staff_turnover,{v}\n"
+        for m, v in enumerate(rising)
+    )
+    with clock.frozen(dt.datetime(2026, 8, 15, 12, tzinfo=dt.UTC)):
+        await measures.upload_csv(lead, "turnover.csv", csv.encode())
+        kept = (await _summaries(home))["staff_turnover"]
+        assert kept["latest_value"] == 18 and kept["latest_month"] == dt.date(2026, 6, 1)
+        # the same answer the run chart gives, found with the same rules
+        measure = catalog.BY_KEY["staff_turnover"]
+        rc = measures.chart([(dt.date(2025 + m // 12, m % 12 + 1, 1), v)
+                             for m, v in enumerate(rising)], measure)  # fmt: skip
+        sig = measures.latest_signal(rc)
+        assert kept["signal"]["kind"] == sig.kind and kept["signal"]["improving"] is False
+        # a figure from the form replaces the latest one; the summary follows at once
+        await measures.record(homes["manager"], home, "staff_turnover", "2026-06", "12")
+        assert (await _summaries(home))["staff_turnover"]["latest_value"] == 12
+
+
+async def test_stale_summaries_are_found_and_refreshed(homes):
+    from improve import settings
+    from improve.measures import summaries
+    from improve.measures.tables import MeasureSummary
+
+    home = homes["home"]["id"]
+    with clock.frozen(dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)):
+        await measures.record(homes["manager"], home, "falls", "2026-05", "3")
+    assert home not in await summaries.stale_services()
+    # an upgrade from before summaries: figures without one
+    await MeasureSummary.delete().where(MeasureSummary.service == home)
+    assert home in await summaries.stale_services()
+    assert await summaries.refresh_stale() >= 1
+    assert (await _summaries(home))["falls"]["latest_value"] == 3
+    # other run-chart thresholds: every summary found with the old ones is stale
+    saved = settings.get_settings()
+    settings.override(runchart_shift=7)
+    try:
+        assert home in await summaries.stale_services()
+        await summaries.refresh_stale()
+        assert home not in await summaries.stale_services()
+    finally:
+        settings.use(saved)

@@ -12,6 +12,7 @@ from improve import clock
 from improve.accounts.tables import OrgKind, Role
 from improve.assessments.tables import SelfAssessment
 from improve.cases.tables import Case
+from improve.measures import summaries
 from improve.measures.tables import MeasureValue
 from improve.monitoring import domain as monitoring
 from improve.plans.tables import Action, Plan
@@ -112,6 +113,7 @@ async def _estate(world, n: int) -> dict:
             for m, v in enumerate(values[:14])
         ]
     )  # fmt: skip
+    await summaries.refresh(ids)  # as saving figures through the app does
     return {
         "ids": ids,
         "lead": viewer_of(lead),

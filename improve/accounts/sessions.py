@@ -7,6 +7,7 @@ without use; use extends it (written at most once per tenth of that period).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import timedelta
@@ -42,17 +43,23 @@ async def start(user_id: int) -> str:
     return token
 
 
+@functools.cache
+def _session_columns() -> tuple:
+    # read on every request; Piccolo deep-copies a join chain per alias, so build it once
+    return (
+        UserSession.id.as_alias("session_id"),
+        UserSession.expires_at,
+        *viewer_columns(UserSession.user),
+    )
+
+
 async def viewer_for(token: str) -> Viewer | None:
     if not token:
         return None
     now = clock.now()
     digest = token_hash(token)
     row = (
-        await UserSession.select(
-            UserSession.id.as_alias("session_id"),
-            UserSession.expires_at,
-            *viewer_columns(UserSession.user),
-        )
+        await UserSession.select(*_session_columns())
         .where(
             (UserSession.token_hash == digest)
             & (UserSession.expires_at > now)

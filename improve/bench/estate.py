@@ -23,6 +23,7 @@ from improve.accounts import passwords
 from improve.accounts.tables import Organisation, Role, User
 from improve.assessments.tables import SelfAssessment
 from improve.cases.tables import AuditEvent, Case, Finding
+from improve.measures import summaries
 from improve.measures.tables import MeasureValue
 from improve.monitoring.domain import DEFAULT_LEVELS
 from improve.monitoring.tables import MonitoringLevel, MonitoringStatus
@@ -820,6 +821,8 @@ async def build(scale: Scale) -> Estate:
     review_ids = await insert(estate, Review, reviews)
     await insert(estate, SelfAssessment, _assessments(estate))
     await insert(estate, MeasureValue, _measure_values(estate))
+    # as the app keeps them when figures are saved (the same function)
+    await summaries.refresh_stale()
     await monitoring(estate)
     await insert(estate, AuditEvent, _history(estate, reviews, review_ids))
     await sent_reminders(estate)

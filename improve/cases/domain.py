@@ -256,16 +256,29 @@ async def facts(case: dict[str, Any]) -> CaseFacts:
             ActionFinding.action.is_in(action_ids_of_case(case["id"]))
         )
     }
-    newer = None
-    if case["published_on"]:
-        newer = (
-            await Rating.select(Rating.overall)
-            .where(
-                (Rating.service == case["service"]) & (Rating.published_on > case["published_on"])
-            )
-            .order_by(Rating.published_on, ascending=False)
-            .first()
-        )
+    return facts_from(case, finding_ids, actions, answered, await newer_rating(case))
+
+
+async def newer_rating(case: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest rating published after the one the case opened from, if any."""
+    if not case["published_on"]:
+        return None
+    return (
+        await Rating.select(Rating.overall)
+        .where((Rating.service == case["service"]) & (Rating.published_on > case["published_on"]))
+        .order_by(Rating.published_on, ascending=False)
+        .first()
+    )
+
+
+def facts_from(
+    case: dict[str, Any],
+    finding_ids: list[int],
+    actions: list[dict[str, Any]],
+    answered: set[int],
+    newer: dict[str, Any] | None,
+) -> CaseFacts:
+    """The facts from rows already read (the case page has them all)."""
     return CaseFacts(
         stage=Stage(case["stage"]),
         findings=len(finding_ids),
@@ -512,6 +525,11 @@ async def update_finding(
 
 async def findings_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
     await get_case(viewer, case_id)
+    return await findings_in(case_id)
+
+
+async def findings_in(case_id: int) -> list[dict[str, Any]]:
+    """The findings of a case the caller has already found in the viewer's scope."""
     return (
         await Finding.select(*FINDING_COLUMNS)
         .where(Finding.case == case_id)
@@ -525,9 +543,15 @@ async def findings_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
 
 
 async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
-    """Everything the case page shows, in a fixed number of queries."""
+    """Everything the case page shows, with the plan's actions and the recent reviews, in
+    a fixed number of queries: the case is read once, and the stage rules' facts come
+    from the rows the page reads anyway."""
+    from improve.plans.domain import actions_in, answered_by
+    from improve.reviews.domain import recent_of
+
     case = await get_case(viewer, case_id)
-    findings = await findings_of(viewer, case_id)
+    findings = await findings_in(case_id)
+    actions = await actions_in(case_id)
     notices = await Enforcement.select(Enforcement.regulation, Enforcement.compliance_due_on).where(
         (Enforcement.service == case["service"])
         & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)
@@ -547,7 +571,10 @@ async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
         sustain_until=case["sustain_until"],
         reviews=_review_milestones(case),
     )
-    case_facts = await facts(case)
+    answered = answered_by(actions)
+    case_facts = facts_from(
+        case, [f["id"] for f in findings], actions, set(answered), await newer_rating(case)
+    )
     stage = Stage(case["stage"])
     return {
         "case": case,
@@ -566,6 +593,9 @@ async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
         "next_due": deadlines.next_due(milestones),
         "activity": await history.feed(viewer, case_id, limit=10),
         "assumptions": deadlines.ASSUMPTIONS,
+        "actions": actions,
+        "answered_by": answered,
+        "recent_reviews": await recent_of(case_id, limit=5),
     }
 
 

@@ -45,9 +45,8 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
     from improve.reviews import domain as reviews
 
     view = await cases.case_view(viewer, case_id)
-    actions = await plans.actions_of(viewer, case_id)
-    answered = plans.answered_by(actions)
-    summary = plans.summary(actions, clock.today())
+    answered = view["answered_by"]
+    summary = plans.summary(view["actions"], clock.today())
     summary["uncovered"] = sum(1 for f in view["findings"] if f["id"] not in answered)
     fw = framework.get("saf")
     context = {
@@ -58,11 +57,9 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
         "message": None,
         "plan_summary": summary,
         "due_reviews": reviews.due_reviews(view["case"], clock.today()),
-        "recent_reviews": await reviews.of_case(viewer, case_id, limit=5),
         "AUDIENCES": reviews.AUDIENCES,
         "RAG": reviews.RAG,
         "CONFIDENCE": reviews.CONFIDENCE,
-        "answered_by": answered,
         **_labels(),
     }
     context.update(extra)

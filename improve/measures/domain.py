@@ -22,7 +22,7 @@ from improve.access import Viewer
 from improve.accounts.tables import Role
 from improve.db import write_tx
 from improve.errors import Forbidden, Invalid, NotFound
-from improve.measures import catalog, runchart
+from improve.measures import catalog, runchart, summaries
 from improve.measures.catalog import Measure
 from improve.measures.tables import MeasureDefinition, MeasureUpload, MeasureValue
 from improve.services.tables import Service
@@ -197,6 +197,8 @@ async def _upsert(rows: list[tuple[int, str, dt.date, float]], viewer: Viewer, s
                 MeasureValue.updated_at,
             ],
         )
+    # in the same transaction: the portfolio's summaries never disagree with the figures
+    await summaries.refresh({s for s, _, _, _ in rows})
 
 
 # --- CSV upload ------------------------------------------------------------------------

@@ -2,12 +2,17 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from improve.measures.tables import MeasureDefinition, MeasureUpload, MeasureValue
+from improve.measures.tables import (
+    MeasureDefinition,
+    MeasureSummary,
+    MeasureUpload,
+    MeasureValue,
+)
 
 APP_CONFIG = AppConfig(
     app_name="measures",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[MeasureDefinition, MeasureUpload, MeasureValue],
+    table_classes=[MeasureDefinition, MeasureUpload, MeasureValue, MeasureSummary],
     migration_dependencies=["improve.services.piccolo_app"],
     commands=[],
 )

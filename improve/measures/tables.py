@@ -1,4 +1,5 @@
 from piccolo.columns import (
+    JSON,
     Date,
     DoublePrecision,
     ForeignKey,
@@ -54,3 +55,19 @@ class MeasureUpload(Table, tablename="measure_upload"):
     content = Text()
     uploaded_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
     created_at = Timestamptz()
+
+
+class MeasureSummary(Table, tablename="measure_summary"):
+    """The latest figure and run-chart signal of one measure of one service, kept as the
+    figures are saved (improve.measures.summaries), so a portfolio of fifty homes reads
+    one row per home and measure instead of analysing 24 months of each on every view."""
+
+    service = ForeignKey(references=Service, on_delete=OnDelete.cascade, index=True, null=False)
+    measure = Varchar(length=40)
+    points = Integer(default=0)
+    latest_month = Date()
+    latest_value = DoublePrecision()
+    # {kind, direction, improving, explanation, start, end}, or null: no signal yet
+    signal = JSON(null=True, default=None)
+    basis = Varchar(length=20)  # the run-chart thresholds the signal was found with
+    updated_at = Timestamptz()

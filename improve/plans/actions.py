@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from improve import clock, history
+from improve import access, clock, history
 from improve.access import Viewer
 from improve.cases import domain as cases
 from improve.db import write_tx
 from improve.errors import Conflict, Invalid, NotFound, parse_date
 from improve.plans import domain as plans
-from improve.plans.tables import Action, ActionNote
+from improve.plans.tables import Action, ActionFinding, ActionNote
+from improve.services.tables import Service
 
 MOVES = {
     "not_started": ("in_progress", "done", "blocked"),
@@ -78,11 +79,14 @@ async def get_action(viewer: Viewer, action_id: int) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound("No such action")
-    case = await cases.get_case(viewer, row["case_id"])  # 404 outside the viewer's scope
-    row["case"] = case
-    actions = {a["id"]: a for a in await plans.actions_of(viewer, case["id"])}
-    row["finding_ids"] = actions[action_id]["finding_ids"]
-    row["overdue"] = actions[action_id]["overdue"]
+    row["case"] = await cases.get_case(viewer, row["case_id"])  # 404 outside the scope
+    row["finding_ids"] = [
+        link["finding"]
+        for link in await ActionFinding.select(ActionFinding.finding)
+        .where(ActionFinding.action == action_id)
+        .order_by(ActionFinding.id)
+    ]
+    plans.derive(row, clock.today())
     row["notes"] = (
         await ActionNote.select(
             ActionNote.id, ActionNote.author_name, ActionNote.at, ActionNote.text
@@ -95,7 +99,10 @@ async def get_action(viewer: Viewer, action_id: int) -> dict[str, Any]:
 
 async def _editable(viewer: Viewer, action_id: int) -> dict[str, Any]:
     row = await get_action(viewer, action_id)
-    await cases.editable_case(viewer, row["case_id"])
+    service = await access.editable_service(
+        viewer, row["case"]["service"], Service.id, Service.provider
+    )
+    row["provider"] = service["provider"]
     if row["case"]["stage"] == "closed":
         raise Invalid({"case": "the case is closed"})
     return row
@@ -122,7 +129,7 @@ async def update(
         except Invalid as exc:
             errors.update(exc.errors)
     if "owner" in data:
-        owners = await plans._owners(await _provider(row))
+        owners = await plans._owners(row["provider"])  # read with the edit check
         try:
             changes["owner"] = plans._owner({"owner": data["owner"]}, owners)
         except Invalid as exc:
@@ -210,15 +217,6 @@ def _summary(title: str, after: dict[str, Any]) -> str:
     return f"{title}: changed " + ", ".join(after)
 
 
-async def _provider(row: dict[str, Any]) -> int:
-    from improve.services.tables import Service
-
-    found = (
-        await Service.select(Service.provider).where(Service.id == row["case"]["service"]).first()
-    )
-    return found["provider"]
-
-
 async def _add_note(viewer: Viewer, row: dict[str, Any], text: str) -> None:
     inserted = await ActionNote.insert(
         ActionNote(
@@ -276,8 +274,6 @@ async def bulk(
         raise Invalid({"actions": f"not actions of this case: {foreign}"})
     new_owner = None
     if owner is not None:
-        from improve.services.tables import Service
-
         service = (
             await Service.select(Service.provider).where(Service.id == case["service"]).first()
         )

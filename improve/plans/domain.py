@@ -78,6 +78,11 @@ async def actions_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
     """The plan's actions with the findings each answers and whether it is overdue
     (derived from the due date and status, never stored). Two queries."""
     await cases.get_case(viewer, case_id)
+    return await actions_in(case_id)
+
+
+async def actions_in(case_id: int) -> list[dict[str, Any]]:
+    """The actions of a case the caller has already found in the viewer's scope."""
     rows = (
         await Action.select(*ACTION_COLUMNS)
         .where(Action.plan.is_in(plan_ids_of_case(case_id)))
@@ -94,9 +99,14 @@ async def actions_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
     today = clock.today()
     for row in rows:
         row["finding_ids"] = by_action.get(row["id"], [])
-        row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
-        row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
+        derive(row, today)
     return rows
+
+
+def derive(row: dict[str, Any], today) -> None:
+    """What an action's row shows but never stores: overdue, and its theme's name."""
+    row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
+    row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
 
 
 def answered_by(actions: list[dict[str, Any]]) -> dict[int, list[str]]:

@@ -15,7 +15,6 @@ from improve.measures import domain as measures
 from improve.monitoring import domain as monitoring
 from improve.monitoring.tables import MonitoringStatus
 from improve.plans import domain as plans
-from improve.reviews import domain as reviews
 from improve.services import domain as services
 from improve.services import ratings
 
@@ -35,11 +34,10 @@ async def briefing(viewer: Viewer, service_id: int) -> dict[str, Any]:
     }
     if case:
         view = await cases.case_view(viewer, case["id"])
-        actions = await plans.actions_of(viewer, case["id"])
         out["case"] = {
             **view,
-            "plan": plans.summary(actions, clock.today()),
-            "reviews": await reviews.of_case(viewer, case["id"], limit=3),
+            "plan": plans.summary(view["actions"], clock.today()),
+            "reviews": view["recent_reviews"][:3],
             "open_findings": [f for f in view["findings"] if f["status"] == "open"],
         }
     return out

@@ -173,6 +173,11 @@ async def of_case(
     viewer: Viewer, case_id: int, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
     await cases.get_case(viewer, case_id)
+    return await recent_of(case_id, limit, offset)
+
+
+async def recent_of(case_id: int, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Newest first, for a case the caller has already found in the viewer's scope."""
     return (
         await Review.select(*COLUMNS)
         .where(Review.case == case_id)

@@ -17,6 +17,7 @@ from improve.measures.tables import MeasureValue
 from improve.monitoring import domain as monitoring
 from improve.plans.tables import Action, Plan
 from improve.portfolio import domain as portfolio
+from improve.reviews import domain as reviews_domain
 from improve.reviews.tables import Review
 from improve.services.tables import Commissioning, Rating, Service
 
@@ -92,6 +93,7 @@ async def _estate(world, n: int) -> dict:
             for c in case_ids
         ]
     )  # fmt: skip
+    await reviews_domain.keep_summary()  # as recording each review does
     await SelfAssessment.insert(
         *[
             SelfAssessment(service=s, assessed_on=on, projected_overall=projected, created_at=now)

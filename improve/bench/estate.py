@@ -30,6 +30,7 @@ from improve.monitoring.tables import MonitoringLevel, MonitoringStatus
 from improve.plans import playbooks
 from improve.plans.tables import Action, ActionFinding, ActionNote, Plan
 from improve.reminders.tables import Notification, Outbox
+from improve.reviews.domain import keep_summary as keep_review_summaries
 from improve.reviews.tables import Review
 from improve.services.tables import Commissioning, Enforcement, Rating, Service
 
@@ -819,6 +820,7 @@ async def build(scale: Scale) -> Estate:
     await actions(estate)
     reviews = list(_reviews(estate))
     review_ids = await insert(estate, Review, reviews)
+    await keep_review_summaries()  # as recording each review would have (the same SQL)
     await insert(estate, SelfAssessment, _assessments(estate))
     await insert(estate, MeasureValue, _measure_values(estate))
     # as the app keeps them when figures are saved (the same function)

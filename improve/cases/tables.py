@@ -45,6 +45,11 @@ class Case(Table, tablename="improvement_case"):
     commissioner_review_days = Integer(default=30)
     next_internal_review_on = Date(null=True, default=None, index=True)
     next_commissioner_review_on = Date(null=True, default=None, index=True)
+    # the reviews held so far, kept when one is recorded (improve.reviews.domain) so that
+    # portfolios of many cases read one row per case, not every review ever held
+    last_review_on = Date(null=True, default=None)
+    last_review_rag = Varchar(length=10, default="")
+    first_green_review_on = Date(null=True, default=None)
 
 
 class Finding(Table, tablename="finding"):

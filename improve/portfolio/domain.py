@@ -24,7 +24,6 @@ from improve.monitoring.tables import MonitoringStatus
 from improve.plans.domain import FINISHED
 from improve.plans.playbooks import THEMES
 from improve.plans.tables import Action, plan_ids_of_cases
-from improve.reviews.tables import Review
 from improve.services.tables import RATING_LABELS, Rating, Service
 
 # Piccolo builds a join chain, and deep-copies it for an alias, on every access: built once
@@ -100,6 +99,10 @@ async def _cases(viewer: Viewer, *, closed_too: bool = False) -> list[dict[str, 
         Case.expected_reinspection_on,
         Case.next_internal_review_on,
         Case.next_commissioner_review_on,
+        # kept as reviews are recorded: never every review of every case
+        Case.last_review_on,
+        Case.last_review_rag,
+        Case.first_green_review_on,
         Case.outcome,
         Case.closed_on,
         Case.closing_rating.overall.as_alias("closing_overall"),
@@ -159,18 +162,6 @@ async def _finished_a_month_ago(viewer: Viewer) -> dict[int, int]:
     return {r["case_id"]: r["n"] for r in rows}
 
 
-async def _reviews(viewer: Viewer) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in (
-        await Review.select(Review.case, Review.held_on, Review.overall_rag)
-        # by the indexed case column (a filter on the joined case would scan every review)
-        .where(Review.case.is_in(Case.select(Case.id).where(Case.service.is_in(_scope(viewer)))))
-        .order_by(Review.held_on)
-    ):
-        out[r["case"]].append(r)
-    return out
-
-
 async def _assessments(viewer: Viewer) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in (
@@ -218,7 +209,7 @@ def _missed_reviews(case: dict[str, Any] | None, today: dt.date) -> int:
 
 
 def commissioner_row(
-    service, level, ratings, case, counts, month_ago, reviews, assessments, today
+    service, level, ratings, case, counts, month_ago, assessments, today
 ) -> dict[str, Any]:
     latest = ratings[-1] if ratings else None
     since = _inadequate_since(case, ratings)
@@ -226,7 +217,6 @@ def commissioner_row(
     finished = counts["finished"] if counts else 0
     progress = round(100 * finished / total) if total else None
     before = round(100 * month_ago / total) if total else None
-    last_review = reviews[-1] if reviews else None
     projected = assessments[-1]["projected_overall"] if assessments else ""
     previous = assessments[-2]["projected_overall"] if len(assessments) > 1 else ""
     reinspection = case["expected_reinspection_on"] if case else None
@@ -252,8 +242,8 @@ def commissioner_row(
         "actions": total,
         "overdue": counts["overdue"] if counts else 0,
         "missed_reviews": _missed_reviews(case, today),
-        "last_review_rag": last_review["overall_rag"] if last_review else "",
-        "last_review_on": last_review["held_on"] if last_review else None,
+        "last_review_rag": case["last_review_rag"] if case else "",
+        "last_review_on": case["last_review_on"] if case else None,
         "projected": projected,
         "projected_label": RATING_LABELS.get(projected, ""),
         "trend": _trend(progress, before, projected, previous),
@@ -280,7 +270,7 @@ def _trend(progress, before, projected, previous) -> dict[str, Any]:
 
 
 async def commissioner_view(viewer: Viewer, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Every service the organisation monitors, one row each. Nine queries."""
+    """Every service the organisation monitors, one row each. Eight queries."""
     if viewer.role not in (Role.COMMISSIONER, Role.ADMIN):
         raise Forbidden("This view is for commissioners")
     services = await _services(viewer)
@@ -289,7 +279,6 @@ async def commissioner_view(viewer: Viewer, filters: Filters = Filters()) -> lis
     cases = {c["service"]: c for c in await _cases(viewer)}
     counts = await _action_counts(viewer, by_theme=False)
     month_ago = await _finished_a_month_ago(viewer)
-    reviews = await _reviews(viewer)
     assessments = await _assessments(viewer)
     today = clock.today()
     rows = []
@@ -304,7 +293,6 @@ async def commissioner_view(viewer: Viewer, filters: Filters = Filters()) -> lis
                 case,
                 counts.get(cid) if cid else None,
                 month_ago.get(cid, 0) if cid else 0,
-                reviews.get(cid, []) if cid else [],
                 assessments.get(s["id"], []),
                 today,
             )
@@ -404,7 +392,7 @@ def _cell(value: Any) -> Any:
 # --- the quality team's view ----------------------------------------------------------------
 
 
-def _milestones(case, ratings, reviews, events) -> dict[str, int | None]:
+def _milestones(case, ratings, events) -> dict[str, int | None]:
     """Days from the Inadequate rating to: plan agreed, first green review, re-rated."""
     start = case["published_on"] or case["opened_on"]
     agreed = next(
@@ -416,7 +404,7 @@ def _milestones(case, ratings, reviews, events) -> dict[str, int | None]:
         ),
         None,
     )
-    green = next((r["held_on"] for r in reviews if r["overall_rag"] == "green"), None)
+    green = case["first_green_review_on"]
     rerated = next((r["published_on"] for r in ratings if r["published_on"] > start), None)
     return {
         "plan_agreed": (agreed - start).days if agreed else None,
@@ -452,7 +440,7 @@ async def _templates_of_cases(case_ids: list[int]) -> dict[int, set[str]]:
 
 
 async def quality_view(viewer: Viewer) -> dict[str, Any]:
-    """The provider's homes side by side. Ten queries whatever the number of homes."""
+    """The provider's homes side by side. Nine queries whatever the number of homes."""
     from improve.measures import domain as measures
     from improve.measures import summaries
 
@@ -462,7 +450,6 @@ async def quality_view(viewer: Viewer) -> dict[str, Any]:
     ratings = await _ratings(viewer)
     all_cases = await _cases(viewer, closed_too=True)
     counts = await _action_counts(viewer, by_theme=True)
-    reviews = await _reviews(viewer)
     assessments = await _assessments(viewer)
     events = await _stage_events(viewer)
     kept = await summaries.of_services(_scope(viewer))
@@ -487,7 +474,6 @@ async def quality_view(viewer: Viewer) -> dict[str, Any]:
                 "milestones": _milestones(
                     case,
                     ratings.get(s["id"], []),
-                    reviews.get(case["id"], []),
                     events.get(case["id"], []),
                 )
                 if case

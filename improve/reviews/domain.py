@@ -145,6 +145,7 @@ async def record(
         ).returning(Review.id)
         field = NEXT_FIELD[fields["audience"]]
         await Case.update({getattr(Case, field): next_on}).where(Case.id == case_id)
+        await keep_summary(case_id)
         await history.record(
             actor=viewer,
             service_id=case["service"],
@@ -159,6 +160,30 @@ async def record(
         if new_actions:
             await plans.commit(viewer, case_id, [], new_actions)
     return await get(viewer, rows[0]["id"])
+
+
+# A case's last review, its RAG and its first green review, from every review held (a
+# review may be recorded late, with an earlier date). Both engines run it as written.
+SUMMARY_SQL = """
+UPDATE improvement_case SET
+  last_review_on = (
+    SELECT r.held_on FROM progress_review r WHERE r."case" = improvement_case.id
+    ORDER BY r.held_on DESC, r.id DESC LIMIT 1),
+  last_review_rag = COALESCE((
+    SELECT r.overall_rag FROM progress_review r WHERE r."case" = improvement_case.id
+    ORDER BY r.held_on DESC, r.id DESC LIMIT 1), ''),
+  first_green_review_on = (
+    SELECT MIN(r.held_on) FROM progress_review r
+    WHERE r."case" = improvement_case.id AND r.overall_rag = 'green')
+"""
+
+
+async def keep_summary(case_id: int | None = None) -> None:
+    """Bring one case's review summary up to date (every case's when None: bulk loads)."""
+    if case_id is None:
+        await Case.raw(SUMMARY_SQL)
+    else:
+        await Case.raw(SUMMARY_SQL + " WHERE id = {}", case_id)
 
 
 async def get(viewer: Viewer, review_id: int) -> dict[str, Any]:

@@ -546,12 +546,12 @@ async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
     """Everything the case page shows, with the plan's actions and the recent reviews, in
     a fixed number of queries: the case is read once, and the stage rules' facts come
     from the rows the page reads anyway."""
-    from improve.plans.domain import actions_in, answered_by
+    from improve.plans.domain import PROGRESS_COLUMNS, actions_in, answered_by
     from improve.reviews.domain import recent_of
 
     case = await get_case(viewer, case_id)
     findings = await findings_in(case_id)
-    actions = await actions_in(case_id)
+    actions = await actions_in(case_id, PROGRESS_COLUMNS)
     notices = await Enforcement.select(Enforcement.regulation, Enforcement.compliance_due_on).where(
         (Enforcement.service == case["service"])
         & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)

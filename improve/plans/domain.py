@@ -63,6 +63,20 @@ ACTION_COLUMNS = (
 )
 
 
+# What a progress summary (plans.summary: the case page, the briefing) shows of each
+# action: not its steps, reasons and expected evidence, fifty times over
+PROGRESS_COLUMNS = (
+    Action.id,
+    Action.theme,
+    Action.title,
+    Action.owner.name.as_alias("owner_name"),
+    Action.due_on,
+    Action.status,
+    Action.blocked_reason,
+    Action.verified_on,
+)
+
+
 def finding_refs(findings: list[dict[str, Any]]) -> list[FindingRef]:
     return [
         FindingRef(f["id"], f["regulation"], f["key_question"], tuple(f["items"] or ()))
@@ -81,10 +95,10 @@ async def actions_of(viewer: Viewer, case_id: int) -> list[dict[str, Any]]:
     return await actions_in(case_id)
 
 
-async def actions_in(case_id: int) -> list[dict[str, Any]]:
+async def actions_in(case_id: int, columns=ACTION_COLUMNS) -> list[dict[str, Any]]:
     """The actions of a case the caller has already found in the viewer's scope."""
     rows = (
-        await Action.select(*ACTION_COLUMNS)
+        await Action.select(*columns)
         .where(Action.plan.is_in(plan_ids_of_case(case_id)))
         .order_by(Action.due_on)
         .order_by(Action.id)

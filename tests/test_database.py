@@ -136,3 +136,39 @@ async def test_bad_input_writes_nothing_and_names_every_field(world):
         await services.create(viewer_of(admin), {"name": "", "beds": "many", "provider": ""})
     assert set(refused.value.errors) == {"name", "beds"}
     assert await Service.count() == before
+
+
+@sqlite_only
+async def test_pooled_read_connections_see_every_commit(world):
+    """Read transactions reuse idle connections, and reads outside a transaction share
+    one: neither may ever answer from an old snapshot."""
+    engine = db.engine()
+    provider = await world.org(OrgKind.PROVIDER)
+
+    async def services_now() -> int:
+        return await Service.count().where(Service.provider == provider["id"])
+
+    async with engine.read_transaction():
+        assert await services_now() == 0
+    pooled = list(engine.idle)
+    await world.service(provider)  # written on a connection of its own
+    async with engine.read_transaction():
+        assert await services_now() == 1
+    assert engine.idle == pooled  # the same connection, given back again
+    assert await services_now() == 1  # the shared reader, outside any transaction
+    await world.service(provider)
+    assert await services_now() == 2
+
+
+@sqlite_only
+async def test_a_read_transaction_that_fails_leaves_no_transaction_open(world):
+    engine = db.engine()
+    with pytest.raises(RuntimeError):
+        async with engine.read_transaction():
+            await Service.count()
+            raise RuntimeError("the page broke")
+    assert engine.current_transaction.get() is None
+    async with write_tx():  # a writer is not kept waiting by the failed read
+        await LoginThrottle.delete().where(LoginThrottle.email == "nobody@example.test")
+    async with engine.read_transaction():
+        assert await Service.count() >= 0

@@ -231,3 +231,13 @@ async def test_passwords_are_argon2_hashes(world):
     row = await User.select(User.password_hash).where(User.id == manager["id"]).first()
     assert row["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in row["password_hash"]
+
+
+async def test_the_session_lookup_finds_the_same_viewer_as_the_access_layer(world):
+    # viewer_for runs hand-written SQL (it is on every request); it must agree with the
+    # columns access.viewer_columns reads for everyone else
+    council = await world.org(OrgKind.COMMISSIONER, "Devon County Council")
+    person = await world.user(council, Role.COMMISSIONER, "Ann O'Neil")
+    token = await sessions.start(person["id"])
+    assert await sessions.viewer_for(token) == viewer_of(await people.user(person["id"]))
+    assert await sessions.viewer_for(token + "x") is None

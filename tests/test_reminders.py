@@ -20,6 +20,7 @@ from conftest import TEST_DATABASE_URL, TEST_SECRET, viewer_of
 from improve import clock
 from improve.accounts.tables import OrgKind, Role
 from improve.cases import domain as cases
+from improve.monitoring import domain as monitoring
 from improve.plans import domain as plans
 from improve.reminders import outbox, rules
 from improve.reminders.tables import Notification, Outbox
@@ -369,6 +370,17 @@ async def test_weekly_digests_once_per_week_scoped_and_unsubscribable(world, smt
         await plans.commit(
             me, case["id"], [], [{"title": "Late", "theme": "staffing", "due_on": "2026-05-05"}]
         )
+        # the council holds the service at its own monitoring level: its digest says so
+        council_viewer = viewer_of(watcher)
+        await monitoring.add_default_levels(council_viewer)
+        enhanced = next(
+            lv
+            for lv in await monitoring.levels_of(council["id"])
+            if lv["name"] == "Enhanced monitoring"
+        )
+        await monitoring.set_level(
+            council_viewer, service["id"], {"level": enhanced["id"], "review_on": "2026-06-01"}
+        )
     monday = dt.datetime(2026, 5, 18, 6, tzinfo=dt.UTC)
     first = await run_once("digests", monday)
     again = await run_once("digests", monday)
@@ -386,6 +398,8 @@ async def test_weekly_digests_once_per_week_scoped_and_unsubscribable(world, smt
     )
     body = mine[watcher["email"]]["text_body"]
     assert "Digest House" in body and "Overdue actions: 1" in body
+    assert "Your monitoring level: Enhanced monitoring (review due 1 June 2026)" in body
+    assert "monitoring level" not in mine[lead["email"]]["text_body"]  # the council's own
     assert "List-Unsubscribe" in mine[watcher["email"]]["headers"]
     # the shared test database may hold other tests' pending mail: deliver in batches until
     # the watcher's digest has gone (or nothing is left to send)

@@ -12,6 +12,7 @@ from typing import Any
 from improve import clock
 from improve.accounts.tables import Role, User
 from improve.cases.tables import Case
+from improve.monitoring.tables import MonitoringStatus
 from improve.plans.tables import Action
 from improve.reminders import mail
 from improve.reminders.tables import Notification, Outbox
@@ -74,7 +75,17 @@ async def _rows(today: dt.date) -> tuple[list[dict], dict[int, list[int]], dict,
         .order_by(Review.held_on)
     ):
         rag.setdefault(r["case"], []).append(r)
-    return cases, links, overdue, rag, {}
+    # each commissioner's own monitoring level of each service, with its review date
+    levels = {
+        (m["commissioner"], m["service"]): m
+        for m in await MonitoringStatus.select(
+            MonitoringStatus.commissioner,
+            MonitoringStatus.service,
+            MonitoringStatus.level.name.as_alias("level"),
+            MonitoringStatus.review_on,
+        )
+    }
+    return cases, links, overdue, rag, levels
 
 
 def _line(
@@ -107,7 +118,7 @@ async def send_weekly(now: dt.datetime | None = None) -> dict[str, Any]:
     """Write this week's digest for every commissioner and quality lead who wants one."""
     with clock.frozen(now or clock.now()):
         today = clock.today()
-        cases, links, overdue, rag, _ = await _rows(today)
+        cases, links, overdue, rag, levels = await _rows(today)
         users = await User.select(
             User.id, User.email, User.name, User.role, User.organisation
         ).where(
@@ -124,7 +135,13 @@ async def send_weekly(now: dt.datetime | None = None) -> dict[str, Any]:
                 mine = [c for c in cases if c["provider"] == user["organisation"]]
             if not mine:
                 continue
-            written += await _write(user, [_line(c, overdue, rag, today) for c in mine], week)
+            lines = [_line(c, overdue, rag, today) for c in mine]
+            if user["role"] == Role.COMMISSIONER:
+                for line, case in zip(lines, mine, strict=True):
+                    level = levels.get((user["organisation"], case["service"]))
+                    line["level"] = level["level"] if level else ""
+                    line["level_review_on"] = level["review_on"] if level else None
+            written += await _write(user, lines, week)
     return {"week": week, "written": written}
 
 

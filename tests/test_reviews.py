@@ -127,3 +127,36 @@ async def test_cadence_can_be_changed_per_case(case):
             )
     assert updated["internal_review_days"] == 7
     assert updated["next_internal_review_on"] == dt.date(2026, 5, 11)
+
+
+async def test_the_case_keeps_its_last_review_and_first_green_one(case):
+    from improve.cases.tables import Case
+
+    me, case_id = case["manager"], case["case"]["id"]
+
+    async def kept():
+        return (
+            await Case.select(Case.last_review_on, Case.last_review_rag, Case.first_green_review_on)
+            .where(Case.id == case_id)
+            .first()
+        )
+
+    assert await kept() == {
+        "last_review_on": None,
+        "last_review_rag": "",
+        "first_green_review_on": None,
+    }
+    with clock.frozen(OPENED + dt.timedelta(days=30)):
+        await reviews.record(
+            me, case_id, {**REVIEW, "held_on": "2026-06-01", "overall_rag": "green"}
+        )
+        await reviews.record(me, case_id, {**REVIEW, "held_on": "2026-06-02", "overall_rag": "red"})
+        # recorded late, with an earlier date: it is neither the last nor the first green
+        await reviews.record(
+            me, case_id, {**REVIEW, "held_on": "2026-05-20", "overall_rag": "amber"}
+        )
+    assert await kept() == {
+        "last_review_on": dt.date(2026, 6, 2),
+        "last_review_rag": "red",
+        "first_green_review_on": dt.date(2026, 6, 1),
+    }

@@ -157,13 +157,10 @@ def read_connection_middleware(app: Any) -> Any:
         if (
             scope["type"] == "http"
             and scope["method"] in ("GET", "HEAD")
-            and isinstance(db, SQLiteEngine)
+            and isinstance(db, ReadingSQLiteEngine)  # make_engine's only SQLite engine
             and not scope["path"].startswith("/static/")
         ):
-            transaction = (
-                db.read_transaction() if isinstance(db, ReadingSQLiteEngine) else db.transaction()
-            )
-            async with transaction:
+            async with db.read_transaction():
                 await app(scope, receive, send)
         else:
             await app(scope, receive, send)

@@ -98,6 +98,15 @@ def service_filter(viewer: Viewer) -> Where | WhereRaw:
     return WhereRaw("1 = 0")  # an unknown role sees nothing
 
 
+def scope_key(viewer: Viewer) -> tuple[str, int]:
+    """Equal for viewers whom ``service_filter`` gives the same services (and, for
+    commissioners, the same organisation's monitoring): a view kept for one of them
+    may be served to the others (improve.snapshots)."""
+    if viewer.role == Role.REGISTERED_MANAGER:
+        return (viewer.role.value, viewer.user_id)
+    return (viewer.role.value, viewer.organisation_id)
+
+
 def visible_service_ids(viewer: Viewer):
     """A sub-select of the viewer's service ids, for scoping child tables:
     ``Case.service.is_in(visible_service_ids(viewer))``."""

@@ -126,6 +126,11 @@ class _PooledReadTransaction(SQLiteTransaction):
         return exception is None
 
 
+def is_read_transaction(transaction: Any) -> bool:
+    """A transaction of the read middleware (it never writes)."""
+    return isinstance(transaction, _PooledReadTransaction)
+
+
 def _is_read(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
@@ -182,13 +187,17 @@ def write_tx() -> Any:
 
 
 async def prepare(pool_size: int) -> None:
-    """Per-process start-up: WAL on SQLite, the connection pool on PostgreSQL."""
+    """Per-process start-up: WAL on SQLite, the connection pool on PostgreSQL, and
+    whether the data stamp that kept views rely on is there."""
+    from improve import snapshots
+
     db = engine()
     if isinstance(db, SQLiteEngine):
         # WAL lets readers run beside the one writer; it persists in the file.
         await db.run_ddl("PRAGMA journal_mode=WAL")
     elif isinstance(db, PostgresEngine):
         await db.start_connection_pool(min_size=1, max_size=pool_size)
+    await snapshots.detect(db)
 
 
 async def release() -> None:
@@ -211,12 +220,16 @@ async def migrate() -> None:
     """Apply every committed migration. Run once before starting app instances."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from improve import snapshots
+
     result = await run_forwards(app_name="all")
     if not result.success:
         raise RuntimeError(f"migrations failed: {result.message}")
     db = engine()
     if isinstance(db, SQLiteEngine):
         await db.run_ddl("PRAGMA journal_mode=WAL")
+    # made from the schema as it now stands, so a table a migration added is covered
+    await snapshots.install(db)
 
 
 def sqlite_file(db: Engine) -> Path | None:

@@ -334,6 +334,7 @@ def measure(name: str, url: str, prepared: dict, args, workdir: Path) -> dict[st
         "instances": instances,
         "endpoints": endpoints,
         "queries": prepared["queries"],
+        "cold_ms": prepared["cold_ms"],
         "scan": prepared["scan"],
         "rss_mb": rss,
         "build_s": prepared["build_s"],

@@ -10,7 +10,8 @@ this process's environment (they are read once, on first use, as in the app). It
 4. times the reminder scan (``jobs.reminders.scan``) twice. The estate already holds
    the reminders due up to yesterday, as sent; so the first scan is a day's first (it
    writes what fell due since) and the repeat is the scan every few minutes after it;
-5. counts the queries each measured request costs, through the real app in-process.
+5. counts the queries each measured request costs, and times it, through the real app
+   in-process with no kept view to serve it (improve.snapshots): the cold cost.
 
 Everything it learns goes to OUT as JSON.
 """
@@ -119,11 +120,16 @@ async def time_scan() -> dict[str, Any]:
     }
 
 
-async def count_queries(requests: dict[str, list[dict[str, Any]]]) -> dict[str, int | None]:
-    """Statements one request sends to the database, counted at the engine (as
-    tests/test_portfolio.py does) with the real app called in-process."""
+COLD_TIMES = 5  # cold requests timed per endpoint (the median is reported)
+
+
+async def cold_requests(requests: dict[str, list[dict[str, Any]]]) -> dict[str, dict]:
+    """What one request costs when no kept view can serve it (improve.snapshots): the
+    statements it sends to the database, counted at the engine (as tests/test_portfolio.py
+    does), and the median of its time, with the real app called in-process."""
     import httpx
 
+    from improve import snapshots
     from improve.app import create_app
     from improve.cases.tables import Case
 
@@ -135,20 +141,29 @@ async def count_queries(requests: dict[str, list[dict[str, Any]]]) -> dict[str, 
         counter["n"] += 1
         return await original(self, *args, **kwargs)
 
-    out: dict[str, int | None] = {}
+    queries: dict[str, int | None] = {}
+    cold_ms: dict[str, float] = {}
     transport = httpx.ASGITransport(app=create_app())
-    engine_class.run_querystring = counting
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as client:
-            for name, items in requests.items():
-                item = items[-1]
-                await load.send(client, item)  # warm: first-use work is not counted
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as client:
+        for name, items in requests.items():
+            item = items[-1]
+            await load.send(client, item)  # warm: first-use work is not counted
+            times = []
+            for _ in range(COLD_TIMES):
+                snapshots.VIEWS.clear()
+                started = time.perf_counter()
+                await load.send(client, item)
+                times.append(time.perf_counter() - started)
+            cold_ms[name] = round(1000 * sorted(times)[len(times) // 2], 1)
+            snapshots.VIEWS.clear()
+            engine_class.run_querystring = counting
+            try:
                 counter["n"] = 0
                 status = await load.send(client, item)
-                out[name] = counter["n"] if status < 400 else None
-    finally:
-        engine_class.run_querystring = original
-    return out
+            finally:
+                engine_class.run_querystring = original
+            queries[name] = counter["n"] if status < 400 else None
+    return {"queries": queries, "cold_ms": cold_ms}
 
 
 async def _analyze() -> None:
@@ -172,7 +187,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         requests, spare = await requests_for(estate)
         scan = await time_scan()
         counted = {**requests, "API PATCH action": [spare]}
-        queries = await count_queries(counted)
+        cold = await cold_requests(counted)
     finally:
         await db.release()
     return {
@@ -180,7 +195,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         "rows": estate.rows,
         "requests": requests,
         "scan": scan,
-        "queries": queries,
+        "queries": cold["queries"],
+        "cold_ms": cold["cold_ms"],
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from improve import access, clock, framework, history
+from improve import access, clock, framework, history, snapshots
 from improve.access import Viewer
 from improve.cases import deadlines
 from improve.cases.stages import (
@@ -543,9 +543,16 @@ async def findings_in(case_id: int) -> list[dict[str, Any]]:
 
 
 async def case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
-    """Everything the case page shows, with the plan's actions and the recent reviews, in
-    a fixed number of queries: the case is read once, and the stage rules' facts come
-    from the rows the page reads anyway."""
+    """Everything the case page shows, kept while the data does not change (a viewer
+    out of scope gets NotFound from the first query, and nothing is kept)."""
+    return await snapshots.kept(
+        ("case", case_id, *access.scope_key(viewer)), lambda: _case_view(viewer, case_id)
+    )
+
+
+async def _case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
+    """With the plan's actions and the recent reviews, in a fixed number of queries: the
+    case is read once, and the stage rules' facts come from the rows the page reads."""
     from improve.plans.domain import PROGRESS_COLUMNS, actions_in, answered_by
     from improve.reviews.domain import recent_of
 

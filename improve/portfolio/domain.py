@@ -13,7 +13,7 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
-from improve import access, clock
+from improve import access, clock, snapshots
 from improve.access import Viewer
 from improve.accounts.tables import Role
 from improve.assessments.tables import SelfAssessment
@@ -270,9 +270,19 @@ def _trend(progress, before, projected, previous) -> dict[str, Any]:
 
 
 async def commissioner_view(viewer: Viewer, filters: Filters = Filters()) -> list[dict[str, Any]]:
-    """Every service the organisation monitors, one row each. Eight queries."""
+    """Every service the organisation monitors, one row each, filtered and sorted. The
+    rows are kept while the data does not change (improve.snapshots): sorting, filtering
+    and the CSV reuse them."""
     if viewer.role not in (Role.COMMISSIONER, Role.ADMIN):
         raise Forbidden("This view is for commissioners")
+    rows = await snapshots.kept(
+        ("commissioner", *access.scope_key(viewer)), lambda: _commissioner_rows(viewer)
+    )
+    return sort_rows(filter_rows(rows, filters), filters)
+
+
+async def _commissioner_rows(viewer: Viewer) -> list[dict[str, Any]]:
+    """One row per monitored service. Seven queries whatever the number of services."""
     services = await _services(viewer)
     levels = await _levels(viewer)
     ratings = await _ratings(viewer)
@@ -297,7 +307,7 @@ async def commissioner_view(viewer: Viewer, filters: Filters = Filters()) -> lis
                 today,
             )
         )
-    return sort_rows(filter_rows(rows, filters), filters)
+    return rows
 
 
 def filter_rows(rows: list[dict[str, Any]], f: Filters) -> list[dict[str, Any]]:
@@ -440,12 +450,17 @@ async def _templates_of_cases(case_ids: list[int]) -> dict[int, set[str]]:
 
 
 async def quality_view(viewer: Viewer) -> dict[str, Any]:
-    """The provider's homes side by side. Nine queries whatever the number of homes."""
+    """The provider's homes side by side, kept while the data does not change."""
+    if viewer.role not in (Role.QUALITY_LEAD, Role.ADMIN):
+        raise Forbidden("This view is for a provider's quality team")
+    return await snapshots.kept(("quality", *access.scope_key(viewer)), lambda: _homes(viewer))
+
+
+async def _homes(viewer: Viewer) -> dict[str, Any]:
+    """Nine queries whatever the number of homes."""
     from improve.measures import domain as measures
     from improve.measures import summaries
 
-    if viewer.role not in (Role.QUALITY_LEAD, Role.ADMIN):
-        raise Forbidden("This view is for a provider's quality team")
     services = await _services(viewer)
     ratings = await _ratings(viewer)
     all_cases = await _cases(viewer, closed_too=True)

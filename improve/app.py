@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,6 +49,10 @@ def _lifespan(settings: Settings):
             scheduler = build_scheduler()
             scheduler.start()
             app.state.scheduler = scheduler
+        # Everything loaded so far (modules, the app, its routes) lives as long as the
+        # process: keep it out of the garbage collector's full collections, which walked
+        # it all and stopped every request for about 100 ms each time (the benchmark's p95).
+        gc.freeze()
         try:
             yield
         finally:

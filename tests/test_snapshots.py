@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from conftest import viewer_of
 from piccolo.querystring import QueryString
+from test_portfolio import NOW, _estate
 
 from improve import access, clock, db, snapshots
 from improve.accounts import sessions
@@ -16,8 +17,6 @@ from improve.cases import domain as cases
 from improve.plans.tables import Action, Plan
 from improve.portfolio import domain as portfolio
 from improve.services.tables import Service
-
-from test_portfolio import NOW, _estate
 
 
 async def _stamp() -> tuple[str, int]:
@@ -59,7 +58,9 @@ async def test_a_committed_change_moves_the_stamp_and_a_rolled_back_one_does_not
     before = await _stamp()
     with pytest.raises(RuntimeError):
         async with db.write_tx():
-            await Service.update({Service.name: "Renamed"}).where(Service.provider == provider["id"])
+            await Service.update({Service.name: "Renamed"}).where(
+                Service.provider == provider["id"]
+            )
             raise RuntimeError("changed my mind")
     assert await _stamp() == before
     # raw SQL, outside any helper of ours, is counted by the database itself
@@ -169,3 +170,34 @@ def test_a_different_state_of_the_data_empties_the_kept_views():
     assert views.get(("a", 5), "z") is None and views.get(("a", 4), "z") is None
     views.put(("b", 4), "x", 10)  # another database altogether
     assert views.get(("a", 4), "x") is None and views.get(("b", 4), "x") == 10
+
+
+async def test_a_kept_case_page_carries_each_visitors_own_csrf_token(world, app):
+    import re
+
+    from conftest import http_client, log_in
+
+    estate = await _estate(world, 1)
+    case = (await portfolio._cases(estate["lead"]))[0]
+    second_lead = await world.user(
+        {"id": estate["lead_row"]["organisation"]}, Role.QUALITY_LEAD, "Second lead"
+    )
+    tokens, pages = [], []
+    for user in (estate["lead_row"], second_lead):
+        async with http_client(app) as client:
+            await log_in(client, user)
+            for _ in range(2):  # the second is served from the kept page
+                page = await client.get(f"/cases/{case['id']}")
+                assert page.status_code == 200
+                assert "<!--csrf-input-->" not in page.text
+                found = set(re.findall(r'name="_csrf_token" value="([^"]+)"', page.text))
+                assert len(found) == 1, "every form has the token"
+                tokens.append(found.pop())
+                pages.append(page.text)
+    assert tokens[0] == tokens[1] and tokens[2] == tokens[3]
+    assert tokens[0] != tokens[2], "one visitor's token is never shown to another"
+    # the page moves on as soon as the data does
+    await Service.update({Service.name: "Renamed home"}).where(Service.id == case["service"])
+    async with http_client(app) as client:
+        await log_in(client, estate["lead_row"])
+        assert "Renamed home" in (await client.get(f"/cases/{case['id']}")).text

@@ -7,8 +7,9 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
-from improve import clock, framework, history
+from improve import access, clock, framework, history, snapshots
 from improve.cases import domain as cases
 from improve.cases.stages import OUTCOME_LABELS, STAGE_LABELS
 from improve.errors import Conflict, Invalid
@@ -16,6 +17,7 @@ from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict
 from improve.web.params import Id
+from improve.web.templating import fill_csrf, render_partial
 
 FEED_PAGE = 50
 
@@ -40,7 +42,32 @@ def _labels() -> dict[str, Any]:
     }
 
 
-async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> Template:
+async def _case_page(
+    request: Request, viewer, case_id: int, status: int = 200, **extra: Any
+) -> Template:
+    """The case page. Its plain form (no errors to show) is rendered once per state of
+    the data and kept (improve.snapshots); only the CSRF token is filled in per request."""
+    plain = status == 200 and not extra
+
+    async def main() -> tuple[str, Markup]:
+        context = await _case_context(viewer, case_id, **extra)
+        html = render_partial(request, "cases/_case_main.html", context, keep=plain)
+        return context["case"]["service_name"], html
+
+    if plain:
+        key = ("case page", case_id, *access.scope_key(viewer))
+        service_name, html = await snapshots.kept(key, main)
+        html = fill_csrf(request, html)
+    else:
+        service_name, html = await main()
+    return Template(
+        "cases/case.html",
+        context={"viewer": viewer, "service_name": service_name, "main": html},
+        status_code=status,
+    )
+
+
+async def _case_context(viewer, case_id: int, **extra: Any) -> dict[str, Any]:
     from improve.plans import domain as plans
     from improve.reviews import domain as reviews
 
@@ -48,11 +75,10 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
     answered = view["answered_by"]
     summary = plans.summary(view["actions"], clock.today())
     summary["uncovered"] = sum(1 for f in view["findings"] if f["id"] not in answered)
-    fw = framework.get("saf")
     context = {
         "viewer": viewer,
         **view,
-        "framework": fw,
+        "framework": framework.get("saf"),
         "errors": {},
         "message": None,
         "plan_summary": summary,
@@ -63,12 +89,12 @@ async def _case_page(viewer, case_id: int, status: int = 200, **extra: Any) -> T
         **_labels(),
     }
     context.update(extra)
-    return Template("cases/case.html", context=context, status_code=status)
+    return context
 
 
 @get("/cases/{case_id:int}", include_in_schema=False)
-async def case_page(viewer: CurrentViewer, case_id: Id) -> Template:
-    return await _case_page(viewer, case_id)
+async def case_page(request: Request, viewer: CurrentViewer, case_id: Id) -> Template:
+    return await _case_page(request, viewer, case_id)
 
 
 @post("/cases/{case_id:int}/stage", include_in_schema=False)
@@ -85,7 +111,7 @@ async def move_stage(request: Request, viewer: CurrentViewer, case_id: Id) -> Te
     except (Invalid, Conflict) as exc:
         errors = exc.errors if isinstance(exc, Invalid) else {"version": str(exc)}
         return await _case_page(
-            viewer, case_id, status=400 if isinstance(exc, Invalid) else 409, errors=errors
+            request, viewer, case_id, status=400 if isinstance(exc, Invalid) else 409, errors=errors
         )
     return Redirect(f"/cases/{case_id}", status_code=303)
 
@@ -100,7 +126,7 @@ async def change_dates(request: Request, viewer: CurrentViewer, case_id: Id) -> 
     except (Invalid, Conflict) as exc:
         errors = exc.errors if isinstance(exc, Invalid) else {"version": str(exc)}
         return await _case_page(
-            viewer, case_id, status=400 if isinstance(exc, Invalid) else 409, errors=errors
+            request, viewer, case_id, status=400 if isinstance(exc, Invalid) else 409, errors=errors
         )
     return Redirect(f"/cases/{case_id}", status_code=303)
 

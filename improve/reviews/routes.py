@@ -116,7 +116,7 @@ async def change_cadence(
     except Invalid as exc:
         from improve.cases.routes import _case_page
 
-        return await _case_page(viewer, case_id, status=400, errors=exc.errors)
+        return await _case_page(request, viewer, case_id, status=400, errors=exc.errors)
     return Redirect(f"/cases/{case_id}#reviews", status_code=303)
 
 

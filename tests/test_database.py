@@ -172,3 +172,31 @@ async def test_a_read_transaction_that_fails_leaves_no_transaction_open(world):
         await LoginThrottle.delete().where(LoginThrottle.email == "nobody@example.test")
     async with engine.read_transaction():
         assert await Service.count() >= 0
+
+
+@sqlite_only
+async def test_sqlite_writers_of_one_process_take_turns_and_nest():
+    """Writers queue on the process's own lock (never in SQLite's sleeping busy handler):
+    one at a time, each to its end; a write_tx inside another is part of it."""
+    inside, most = 0, 0
+
+    async def write(n: int):
+        nonlocal inside, most
+        async with write_tx():
+            assert db._writer_lock().locked()  # the turn is the process's, not SQLite's
+            inside += 1
+            most = max(most, inside)
+            await LoginThrottle.insert(LoginThrottle(email=f"turns{n}@example.org", failures=n))
+            await asyncio.sleep(0.001)
+            async with write_tx():  # nested: no second turn to wait for
+                await LoginThrottle.update({LoginThrottle.failures: n + 1}).where(
+                    LoginThrottle.email == f"turns{n}@example.org"
+                )
+            inside -= 1
+
+    await asyncio.gather(*(write(n) for n in range(20)))
+    assert most == 1
+    rows = await LoginThrottle.select(LoginThrottle.failures).where(
+        LoginThrottle.email.like("turns%@example.org")
+    )
+    assert sorted(r["failures"] for r in rows) == list(range(1, 21))

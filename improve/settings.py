@@ -116,6 +116,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Days a provider has to send an action plan after a commissioner's visit (PAMMS).",
     ),
     Variable("IMPROVE_DB_POOL_SIZE", "10", "PostgreSQL connections per app instance."),
+    Variable(
+        "IMPROVE_KEPT_VIEWS_MB",
+        "64",
+        "Memory per app instance for kept views (portfolios and case pages, computed once per"
+        " state of the data); 0 computes every view each time.",
+    ),
     Variable("IMPROVE_SMTP_HOST", "", "SMTP server for email; empty means email is not sent."),
     Variable("IMPROVE_SMTP_PORT", "587", "SMTP port."),
     Variable("IMPROVE_SMTP_SECURITY", "starttls", "`starttls`, `tls` or `none`."),
@@ -189,6 +195,7 @@ class Settings:
     session_hours: int = 12
     login_free_attempts: int = 5
     db_pool_size: int = 10
+    kept_views_mb: int = 64
     sustain_months: int = 12
     upload_dir: str = "var/uploads"
     upload_max_mb: int = 10
@@ -275,6 +282,7 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         session_hours=_int("IMPROVE_SESSION_HOURS", env, minimum=1),
         login_free_attempts=_int("IMPROVE_LOGIN_FREE_ATTEMPTS", env, minimum=1),
         db_pool_size=_int("IMPROVE_DB_POOL_SIZE", env, minimum=1),
+        kept_views_mb=_int("IMPROVE_KEPT_VIEWS_MB", env, minimum=0),
         sustain_months=_int("IMPROVE_SUSTAIN_MONTHS", env, minimum=1),
         upload_dir=_read("IMPROVE_UPLOAD_DIR", env),
         upload_max_mb=_int("IMPROVE_UPLOAD_MAX_MB", env, minimum=1),

@@ -41,14 +41,14 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
 from improve import clock
+from improve.settings import get_settings
 
 # Tables no cached view reads: who is logged in, API tokens, failed log-ins, mail waiting
 # to be sent. Bumping the stamp for them would throw views away on every request.
 UNSTAMPED = frozenset({"user_session", "api_token", "login_throttle", "outbox", "data_stamp"})
 # Piccolo's own bookkeeping and SQLite's internal tables
 _INTERNAL_PREFIXES = ("piccolo_", "sqlite_")
-# Enough for every portfolio and the case pages in use; older stamps are dropped at once.
-MAX_VIEWS = 1024
+MB = 1024 * 1024
 
 STAMP_SQL = "SELECT epoch, version FROM data_stamp WHERE id = 1"
 
@@ -141,7 +141,8 @@ async def current() -> tuple[str, int] | None:
 
 
 class Views:
-    """Kept views of the newest stamp seen, least recently used dropped first.
+    """Kept views of the newest stamp seen, within a budget of bytes, least recently used
+    dropped first.
 
     Each is kept pickled: a bytes object the garbage collector never walks (a thousand
     case pages kept as dicts are a million objects, and every full collection stopped the
@@ -150,10 +151,10 @@ class Views:
     0.15 ms for a case page, 1 ms for a quality view of fifty homes.
     """
 
-    def __init__(self, limit: int = MAX_VIEWS) -> None:
-        self.limit = limit
+    def __init__(self) -> None:
         self.stamp: tuple[str, int] | None = None
         self.kept: OrderedDict[Hashable, bytes] = OrderedDict()
+        self.size = 0  # bytes kept
         self.hits = self.misses = 0
 
     def get(self, stamp: tuple[str, int], key: Hashable) -> Any | None:
@@ -164,21 +165,27 @@ class Views:
         self.kept.move_to_end(key)
         return pickle.loads(self.kept[key])  # noqa: S301 (our own bytes, made in this process)
 
-    def put(self, stamp: tuple[str, int], key: Hashable, value: Any) -> None:
+    def put(self, stamp: tuple[str, int], key: Hashable, value: Any, budget: int) -> None:
         if stamp != self.stamp:
             # Another state of the data (newer; or older: a restored backup, a request
             # that read the stamp before a commit): whatever was kept belongs to another
             # state, so none of it may be served again.
+            self.clear()
             self.stamp = stamp
-            self.kept.clear()
-        self.kept[key] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(data) > budget:
+            return
+        self.size += len(data) - len(self.kept.get(key, b""))
+        self.kept[key] = data
         self.kept.move_to_end(key)
-        while len(self.kept) > self.limit:
-            self.kept.popitem(last=False)
+        while self.size > budget:
+            _, dropped = self.kept.popitem(last=False)
+            self.size -= len(dropped)
 
     def clear(self) -> None:
         self.stamp = None
         self.kept.clear()
+        self.size = 0
 
 
 VIEWS = Views()
@@ -196,7 +203,8 @@ def _in_write_transaction() -> bool:
 async def kept(key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
     """The view under ``key`` as of the current stamp and today's date, computed by
     ``compute`` when not kept. Each caller gets a copy of its own."""
-    if _in_write_transaction():
+    budget = get_settings().kept_views_mb * MB
+    if not budget or _in_write_transaction():
         return await compute()
     stamp = await current()
     if stamp is None:
@@ -206,5 +214,5 @@ async def kept(key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
     if found is not None:
         return found
     value = await compute()
-    VIEWS.put(stamp, key, value)
+    VIEWS.put(stamp, key, value, budget)
     return value

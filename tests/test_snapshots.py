@@ -4,6 +4,7 @@ commits, whoever makes it, and a view is served again only while it has not move
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 from conftest import viewer_of
@@ -161,15 +162,36 @@ def test_viewers_share_kept_views_only_when_they_see_the_same_services():
 
 
 def test_a_different_state_of_the_data_empties_the_kept_views():
-    views = snapshots.Views(limit=2)
-    views.put(("a", 5), "x", 1)
-    views.put(("a", 5), "y", 2)
-    views.put(("a", 5), "z", 3)  # over the limit: the least recently used goes
+    views = snapshots.Views()
+    budget = 2 * len(pickle.dumps(1, protocol=pickle.HIGHEST_PROTOCOL))  # two small numbers
+    views.put(("a", 5), "x", 1, budget)
+    views.put(("a", 5), "y", 2, budget)
+    views.put(("a", 5), "z", 3, budget)  # over the budget: the least recently used goes
     assert views.get(("a", 5), "x") is None and views.get(("a", 5), "z") == 3
-    views.put(("a", 4), "x", 9)  # an older version: a restored backup
+    assert views.size <= budget
+    views.put(("a", 5), "big", list(range(100)), budget)  # larger than the budget: not kept
+    assert views.get(("a", 5), "big") is None and views.get(("a", 5), "z") == 3
+    views.put(("a", 4), "x", 9, budget)  # an older version: a restored backup
     assert views.get(("a", 5), "z") is None and views.get(("a", 4), "z") is None
-    views.put(("b", 4), "x", 10)  # another database altogether
+    views.put(("b", 4), "x", 10, budget)  # another database altogether
     assert views.get(("a", 4), "x") is None and views.get(("b", 4), "x") == 10
+
+
+async def test_no_memory_for_kept_views_computes_every_time(world):
+    from dataclasses import replace
+
+    from improve import settings
+
+    estate = await _estate(world, 1)
+    snapshots.VIEWS.clear()
+    before = settings.get_settings()
+    settings.use(replace(before, kept_views_mb=0))
+    try:
+        await portfolio.quality_view(estate["lead"])
+        await portfolio.quality_view(estate["lead"])
+    finally:
+        settings.use(before)
+    assert not snapshots.VIEWS.kept
 
 
 async def test_a_kept_case_page_carries_each_visitors_own_csrf_token(world, app):

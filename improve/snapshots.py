@@ -46,8 +46,9 @@ from improve.settings import get_settings
 # Tables no cached view reads: who is logged in, API tokens, failed log-ins, mail waiting
 # to be sent. Bumping the stamp for them would throw views away on every request.
 UNSTAMPED = frozenset({"user_session", "api_token", "login_throttle", "outbox", "data_stamp"})
-# Piccolo's own bookkeeping and SQLite's internal tables
-_INTERNAL_PREFIXES = ("piccolo_", "sqlite_")
+# SQLite's internal tables (sqlite_sequence, sqlite_stat1); Piccolo's "migration" table is
+# stamped like any other: it only changes when the schema does.
+_INTERNAL_PREFIXES = ("sqlite_",)
 MB = 1024 * 1024
 
 STAMP_SQL = "SELECT epoch, version FROM data_stamp WHERE id = 1"

@@ -56,7 +56,8 @@ async def portfolio_page(
     """The page's main content is rendered once per state of the data, scope and query,
     and kept (improve.snapshots): fifty rows of cells cost more to render than to read."""
     kind = _kind(viewer)
-    query = (level, rating, special, overdue, q, sort, order)
+    # the quality view takes no filters: one kept page per provider, whatever the URL says
+    query = (level, rating, special, overdue, q, sort, order) if kind == "commissioner" else ()
 
     async def main() -> Markup:
         if kind == "quality":

@@ -25,12 +25,13 @@ the stamp row's lock before it locks any row of its own; writers queue on the st
 one order and cannot deadlock on it. Writes here are people at keyboards: a few a
 second at most, each a few milliseconds long.
 
-If the stamp table is missing (a database migrated by bare ``piccolo migrations``), the
-views are computed every time: slower, never stale.
+If the stamp table is missing, or a table has no trigger (a database migrated by bare
+``piccolo migrations forwards``), views are computed every time: slower, never stale.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -42,6 +43,8 @@ from piccolo.querystring import QueryString
 
 from improve import clock
 from improve.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 # Tables no cached view reads: who is logged in, API tokens, failed log-ins, mail waiting
 # to be sent. Bumping the stamp for them would throw views away on every request.
@@ -119,15 +122,35 @@ async def install(db: Any) -> int:
     return len(tables)
 
 
-# Whether this process found the stamp at start-up (``db.prepare``): asking for a table
-# that is not there would abort a PostgreSQL transaction, so it is asked once.
+async def triggered_tables(db: Any) -> set[str]:
+    """The tables that carry a data-stamp trigger."""
+    if isinstance(db, SQLiteEngine):
+        sql = "SELECT tbl_name AS t FROM sqlite_master WHERE type = 'trigger'"
+        sql += " AND name LIKE 'data_stamp_%'"
+    else:
+        sql = "SELECT c.relname AS t FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid"
+        sql += " WHERE g.tgname LIKE 'data_stamp_%'"
+    return {r["t"] for r in await db.run_querystring(QueryString(sql))}
+
+
+# Whether this process found the stamp complete at start-up (``db.prepare``): asking for
+# a table that is not there would abort a PostgreSQL transaction, so it is asked once.
 _installed = False
 
 
 async def detect(db: Any) -> bool:
-    """Look for the stamp once per process; without it views are never kept."""
+    """Keep views only if the stamp is there and every table moves it. A table that a
+    migration added without ``improve migrate`` (bare ``piccolo migrations forwards``)
+    has no trigger: a view reading it could be served stale, so nothing is kept."""
     global _installed
-    _installed = "data_stamp" in await tables_of(db)
+    tables = await tables_of(db)
+    missing = set(_stamped(tables)) - await triggered_tables(db)
+    _installed = "data_stamp" in tables and not missing
+    if "data_stamp" in tables and missing:
+        log.warning(
+            "Views are not kept: %s have no data-stamp trigger; run `improve migrate`",
+            ", ".join(sorted(missing)),
+        )
     return _installed
 
 

@@ -171,6 +171,24 @@ async def test_filters_sorting_and_csv(world, app, client):
     assert len(lines) == 5 and lines[1].startswith("Home 000")
 
 
+async def test_the_level_filter_offers_every_level_the_organisation_defined(world, app, client):
+    estate = await _estate(world, 2)
+    viewer = estate["commissioner"]
+    await monitoring.add_default_levels(viewer)
+    levels = await monitoring.levels_of(viewer.organisation_id)
+    names = [lv["name"] for lv in levels]
+    ids = {lv["name"]: lv["id"] for lv in levels}
+    with clock.frozen(NOW):
+        await monitoring.set_level(viewer, estate["ids"][0], {"level": ids["Provider concerns"]})
+    await log_in(client, estate["commissioner_row"])
+    # filtered to one level, the choice still holds all of them, in the organisation's order
+    page = await client.get("/portfolio?level=Provider+concerns")
+    assert page.text.count('scope="row"') == 1
+    select = page.text.split('id="f-level"')[1].split("</select>")[0]
+    offered = [o.split(">", 1)[1].split("<")[0] for o in select.split("<option")[2:]]
+    assert offered == names and len(names) >= 4
+
+
 async def test_a_commissioner_cannot_edit_a_providers_plan(world, app, client):
     estate = await _estate(world, 1)
     await log_in(client, estate["commissioner_row"])

@@ -14,6 +14,7 @@ from improve import access, snapshots
 from improve.accounts.tables import Role
 from improve.errors import Forbidden
 from improve.exports import to_csv
+from improve.monitoring import domain as monitoring
 from improve.portfolio import domain as portfolio
 from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
@@ -74,12 +75,13 @@ async def portfolio_page(
 async def _commissioner_context(viewer, level, rating, special, overdue, q, sort, order) -> dict:
     filters = _filters(level, rating, special, overdue, q, sort, order)
     rows = await portfolio.commissioner_view(viewer, filters)
-    everything = rows if filters == portfolio.Filters() else None
+    # the organisation's own levels, most serious last, whatever the filter leaves on the page
+    levels = await monitoring.levels_of(viewer.organisation_id)
     return {
         "rows": rows,
         "filters": filters,
         "sorts": portfolio.SORTS,
-        "levels": sorted({r["level"] for r in (everything or rows) if r["level"]}),
+        "levels": [lv["name"] for lv in levels],
         "rating_choices": [(k, v) for k, v in RATING_LABELS.items() if k],
         "RATING_LABELS": RATING_LABELS,
         "totals": portfolio.totals(rows),

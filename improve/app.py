@@ -12,6 +12,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -19,6 +20,7 @@ from litestar.template.config import TemplateConfig
 from improve import __version__, db, framework, health
 from improve.accounts import routes as account_routes
 from improve.admin.routes import router as admin_router
+from improve.api.reference import ReferencePage
 from improve.api.routes import router as api_router
 from improve.assessments import routes as assessment_routes
 from improve.cases import routes as case_routes
@@ -115,8 +117,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="Cases, plans and progress of care services recovering from an "
             "Inadequate CQC rating. Authenticate with a personal API token from your "
-            "profile page: `Authorization: Bearer imp_...`.",
+            "profile page, sent as Authorization: Bearer imp_…; it sees what you see.",
             path="/schema",
+            # our own server-rendered reference, not a CDN viewer (improve.api.reference)
+            render_plugins=[ReferencePage(), JsonRenderPlugin(path="/openapi.json")],
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
             ),

@@ -165,7 +165,10 @@ def html_page_routes() -> set[str]:
 
     pages = set()
     for route in create_app().routes:
-        if route.path.startswith(("/api/", "/schema", "/static")):
+        if route.path.startswith(("/api/", "/schema/", "/static")):
+            continue
+        if route.path == "/schema":  # the API reference, rendered by improve.api.reference
+            pages.add(route.path)
             continue
         for handler in getattr(route, "route_handlers", ()):
             returns = str(getattr(handler.fn, "__annotations__", {}).get("return", ""))

@@ -70,6 +70,14 @@ async def test_role_logs_in_and_sees_only_its_own_services(page, two_providers, 
 
     await page.goto("/profile")
     await visit(page, f"profile-{role}")
+    if role == "registered_manager":
+        # the API reference is our own page: readable under the site's CSP, no CDN script
+        await page.get_by_role("link", name="JSON API").click()
+        await page.wait_for_load_state("networkidle")
+        assert await page.get_by_role("heading", level=1).inner_text() == "improve API"
+        await page.get_by_role("link", name="ActionPatch").first.click()
+        assert page.url.endswith("#shape-ActionPatch")
+        await visit(page, "api-reference")
     await page.get_by_role("button", name="Log out").click()
     await page.wait_for_load_state("networkidle")
     assert "/login" in page.url

@@ -312,20 +312,12 @@ async def test_security_headers_on_pages_api_files_and_errors(client, world):
         assert response.headers["content-disposition"].startswith("attachment")
 
 
-async def test_only_the_api_documentation_relaxes_the_policy(client):
-    """The interactive API docs load their viewer from a CDN with an inline bootstrap
-    script; that exception stays on /schema and still forbids framing."""
-    docs = await client.get("/schema/swagger")
-    assert docs.status_code == 200
-    policy = _directives(docs.headers["content-security-policy"])
-    assert policy["frame-ancestors"] == ["'none'"]
-    assert docs.headers["x-content-type-options"] == "nosniff"
-    for path in ("/login", "/api/v1/schema", "/profile/schema"):
+async def test_the_api_reference_keeps_the_strict_policy(client):
+    """No page relaxes the policy, the API reference included: it is rendered on the
+    server (improve.api.reference), not by a viewer fetched from a CDN."""
+    for path in ("/schema", "/schema/openapi.json", "/schema/redoc", "/schemata"):
         assert_safe_headers(await client.get(path))
-
-
-async def test_the_relaxed_policy_does_not_leak_to_paths_that_merely_start_with_schema(client):
-    assert_safe_headers(await client.get("/schemata"))
+    assert (await client.get("/schema/redoc")).status_code == 404  # no CDN viewer left behind
 
 
 # --- uploads -----------------------------------------------------------------------------------
@@ -611,6 +603,7 @@ PAGES = {
         ("/services/{home}/briefing", {"xsvc", "xaction"}),
         ("/measures", set()),
         ("/profile", {"xuser"}),
+        ("/schema", {"xuser", "xorg"}),  # the API reference shows who is logged in
         ("/playbooks", {"xpbtitle"}),
         ("/playbooks/{playbook}", {"xpbtitle", "xpbsummary", "xpbaction", "xpbstep", "xpbwhy"}),
     ],

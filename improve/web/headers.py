@@ -12,14 +12,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-# The interactive API documentation pages load their viewer from a CDN.
-SCHEMA_CSP = (
-    "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; img-src 'self' data: https://cdn.redoc.ly; "
-    "worker-src blob:; frame-ancestors 'none'"
-)
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
@@ -27,9 +19,7 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         return
     headers = MutableScopeHeaders.from_message(message)
     path = scope.get("path", "")
-    headers["Content-Security-Policy"] = (
-        SCHEMA_CSP if path == "/schema" or path.startswith("/schema/") else CSP
-    )
+    headers["Content-Security-Policy"] = CSP
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "same-origin"

@@ -16,6 +16,19 @@ from improve.access import Viewer
 from improve.cases.tables import AuditEvent
 from improve.exports import to_csv
 
+# What the history is about, as the activity page offers it to filter by.
+KINDS = {
+    "case": "The case",
+    "finding": "Findings",
+    "action": "Actions",
+    "evidence": "Evidence",
+    "review": "Progress reviews",
+    "rating": "Ratings",
+    "monitoring": "Monitoring levels",
+    "visit": "Monitoring visits",
+    "self_assessment": "Self-assessments",
+}
+
 FEED_COLUMNS = (
     AuditEvent.id,
     AuditEvent.at,
@@ -77,12 +90,16 @@ async def record(
     )
 
 
-def _scoped(viewer: Viewer, case_id: int, entity: str = "", action: str = ""):
+def _scoped(
+    viewer: Viewer, case_id: int, entity: str = "", action: str = "", entity_id: int | None = None
+):
     where = (AuditEvent.case == case_id) & AuditEvent.service.is_in(
         access.visible_service_ids(viewer)
     )
     if entity:
         where &= AuditEvent.entity == entity
+    if entity_id is not None:
+        where &= AuditEvent.entity_id == entity_id
     if action:
         where &= AuditEvent.action == action
     return where
@@ -94,13 +111,15 @@ async def feed(
     *,
     entity: str = "",
     action: str = "",
+    entity_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """The case's activity, newest first (stable order: time, then id)."""
+    """The case's activity, newest first (stable order: time, then id); entity and
+    entity_id narrow it to one kind of thing, or one thing (an action's own history)."""
     return await (
         AuditEvent.select(*FEED_COLUMNS)
-        .where(_scoped(viewer, case_id, entity, action))
+        .where(_scoped(viewer, case_id, entity, action, entity_id))
         .order_by(AuditEvent.at, ascending=False)
         .order_by(AuditEvent.id, ascending=False)
         .limit(limit)

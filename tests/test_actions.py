@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import viewer_of
+from conftest import log_in, viewer_of
 
 from improve import clock, history
 from improve.accounts import people
@@ -163,3 +163,70 @@ async def test_owner_must_work_for_the_provider(plan, world):
         )
     assert "owner" in refused.value.errors
     assert (await people.user(stranger["id"]))["role"] == "quality_lead"
+
+
+def test_an_actions_history_reads_in_words():
+    names = {7: "Priya Shah", 8: "Tom Evans"}
+    changes = actions.readable_changes(
+        {"status": "in_progress", "owner": 7, "due_on": "2026-06-01", "done_by": None},
+        {"status": "done", "owner": 8, "due_on": "2026-06-08", "done_by": 8},
+        names,
+    )
+    assert changes == [
+        {"label": "Status", "was": "In progress", "now": "Done"},
+        {"label": "Owner", "was": "Priya Shah", "now": "Tom Evans"},
+        {"label": "Due", "was": "1 Jun 2026", "now": "8 Jun 2026"},
+    ]  # done_by is said by who made the change, not listed again
+    gone = actions.readable_changes({"owner": 99}, {"owner": None}, names)
+    assert gone == [{"label": "Owner", "was": "someone no longer listed", "now": "not assigned"}]
+
+
+async def test_the_action_page_shows_who_moved_its_due_date_and_when(plan, client):
+    me, lead = plan["manager"], plan["lead"]
+    action, other = plan["actions"]
+    moved = await actions.update(
+        lead, action["id"], {"due_on": "2026-06-15"}, version=action["version"]
+    )
+    await actions.update(
+        me, action["id"], {"status": "in_progress", "note": "Started"}, version=moved["version"]
+    )
+    await actions.update(me, other["id"], {"due_on": "2026-09-01"}, version=other["version"])
+    story = await actions.history_of(me, await actions.get_action(me, action["id"]), {})
+    assert [e["who"] for e in story] == [me.name, lead.name, me.name]  # newest first
+    assert story[0]["changes"] == [{"label": "Status", "was": "Not started", "now": "In progress"}]
+    assert story[1]["changes"] == [{"label": "Due", "was": "1 Jun 2026", "now": "15 Jun 2026"}]
+    assert story[2]["added"]  # the note is listed under Notes, not again here
+    await log_in(client, plan["manager_row"])
+    page = (await client.get(f"/actions/{action['id']}")).text
+    history_part = page.split('id="history-h"')[1]
+    assert "Due: 1 Jun 2026 → 15 Jun 2026" in history_part
+    assert "added it to the plan, due 1 Jun 2026" in history_part
+    assert "1 Sep 2026" not in history_part  # another action's change is not this one's
+
+
+def test_the_activity_filter_offers_every_kind_of_thing_a_case_records():
+    """Each entity the code records history for is offered (service and measure events
+    belong to no case, so a case's activity never holds them)."""
+    import re
+    from pathlib import Path
+
+    import improve
+
+    source = Path(improve.__file__).parent
+    recorded = {
+        kind
+        for path in source.rglob("*.py")
+        for kind in re.findall(r'entity="(\w+)"', path.read_text())
+    }
+    assert recorded - {"service", "measure"} == set(history.KINDS)
+
+
+async def test_the_activity_page_filters_to_actions(plan, client):
+    action = plan["actions"][0]
+    await actions.update(
+        plan["manager"], action["id"], {"due_on": "2026-06-15"}, version=action["version"]
+    )
+    await log_in(client, plan["manager_row"])
+    page = (await client.get(f"/cases/{plan['case']['id']}/activity?entity=action")).text
+    assert '<option value="action" selected>Actions</option>' in page
+    assert "Fix MAR charts: changed due_on" in page and "Case opened" not in page

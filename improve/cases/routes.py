@@ -224,6 +224,7 @@ async def activity(
             "case": case,
             "events": events,
             "entity": entity,
+            "kinds": history.KINDS,
             "action": action,
             "page": page,
             "pages": max(1, -(-total // FEED_PAGE)),

@@ -190,6 +190,63 @@ async def update(
     return await get_action(viewer, action_id)
 
 
+# An action's own history in its readers' words: the fields a person changes. done_by,
+# verified_by and their dates are left out: the status change and its author say them.
+HISTORY_FIELDS = {
+    "title": "Title",
+    "status": "Status",
+    "owner": "Owner",
+    "due_on": "Due",
+    "blocked_reason": "Why blocked",
+    "verification_note": "Evidence it worked",
+}
+
+
+def readable_changes(
+    before: dict[str, Any] | None, after: dict[str, Any] | None, names: dict[int, str]
+) -> list[dict[str, str]]:
+    """One history event's changes as label, was and now, in words (status labels,
+    people's names, dates as a person writes them)."""
+    before, after = before or {}, after or {}
+
+    def word(field: str, value: Any) -> str:
+        if value in (None, ""):
+            return "—" if field != "owner" else "not assigned"
+        if field == "status":
+            return plans.ACTION_STATUSES.get(value, str(value))
+        if field == "owner":
+            return names.get(value, "someone no longer listed")
+        if field == "due_on":
+            return dt.date.fromisoformat(str(value)).strftime("%-d %b %Y")
+        return str(value)
+
+    return [
+        {"label": label, "was": word(field, before.get(field)), "now": word(field, after[field])}
+        for field, label in HISTORY_FIELDS.items()
+        if field in after
+    ]
+
+
+async def history_of(
+    viewer: Viewer, action: dict[str, Any], names: dict[int, str]
+) -> list[dict[str, Any]]:
+    """The action's own history, newest first: when, who, what changed. Notes are left
+    out: the page lists them already."""
+    events = await history.feed(
+        viewer, action["case_id"], entity="action", entity_id=action["id"], limit=200
+    )
+    return [
+        {
+            "at": e["at"],
+            "who": e["actor_name"],
+            "added": e["action"] == "added",
+            "changes": readable_changes(e["before"], e["after"], names),
+        }
+        for e in events
+        if e["action"] != "note_added"
+    ]
+
+
 def _status_fields(
     viewer: Viewer, row: dict[str, Any], status: str, reason: str, evidence: str
 ) -> dict[str, Any]:

@@ -158,6 +158,8 @@ async def _action_page(
 
     action = await actions.get_action(viewer, action_id)
     findings = {f["id"]: f for f in await cases.findings_of(viewer, action["case_id"])}
+    people = await _people(action["case"])
+    names = {p["id"]: p["name"] for p in people}
     return Template(
         "plans/action.html",
         context={
@@ -165,7 +167,8 @@ async def _action_page(
             "action": action,
             "case": action["case"],
             "findings": [findings[i] for i in action["finding_ids"] if i in findings],
-            "people": await _people(action["case"]),
+            "people": people,
+            "history": await actions.history_of(viewer, action, names),
             "STATUSES": plans.ACTION_STATUSES,
             "moves": actions.MOVES.get(action["status"], ()),
             "THEMES": THEMES,

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import viewer_of
+from conftest import log_in, viewer_of
 
 from improve import clock, history
 from improve.accounts.tables import OrgKind, Role
 from improve.cases import domain as cases
 from improve.errors import Forbidden, Invalid
 from improve.plans import domain as plans
+from improve.reviews import brief
 from improve.reviews import domain as reviews
 
 OPENED = dt.datetime(2026, 5, 4, 9, tzinfo=dt.UTC)
@@ -160,3 +161,50 @@ async def test_the_case_keeps_its_last_review_and_first_green_one(case):
         "last_review_rag": "red",
         "first_green_review_on": dt.date(2026, 6, 1),
     }
+
+
+def _action(id, theme, status, due, done_on=None, verified_on=None, blocked_reason=""):
+    return {
+        "id": id, "theme": theme, "title": f"A{id}", "owner_name": None,
+        "due_on": due, "status": status, "done_on": done_on, "verified_on": verified_on,
+        "blocked_reason": blocked_reason, "overdue": status not in ("done", "verified")
+        and due < dt.date(2026, 6, 1),
+    }  # fmt: skip
+
+
+def test_the_brief_sets_each_theme_beside_its_last_colour():
+    today = dt.date(2026, 6, 1)
+    actions = [
+        _action(1, "staffing", "done", dt.date(2026, 5, 20), done_on=dt.date(2026, 5, 10)),
+        _action(2, "staffing", "verified", dt.date(2026, 5, 25), dt.date(2026, 5, 20),
+                verified_on=dt.date(2026, 5, 28)),
+        _action(3, "leadership", "in_progress", dt.date(2026, 5, 30)),
+        _action(4, "leadership", "blocked", dt.date(2026, 6, 9), blocked_reason="No budget"),
+    ]  # fmt: skip
+    last = {"held_on": dt.date(2026, 5, 18), "rag": {"staffing": "red"}, "overall_rag": "amber"}
+    out = brief.compose(actions, last, today)
+    themes = {t["theme"]: t for t in out["themes"]}
+    assert (themes["staffing"]["finished"], themes["staffing"]["last_rag"]) == (2, "red")
+    assert (themes["leadership"]["finished"], themes["leadership"]["last_rag"]) == (0, "")
+    # done on 10 May was before the last review; verified on 28 May was after it
+    assert [a["id"] for a in out["finished_since"]] == [2]
+    assert [a["id"] for a in out["plan"]["overdue"]] == [3]
+    assert [a["id"] for a in out["plan"]["blocked"]] == [4]
+    first = brief.compose(actions, None, today)  # no review yet: everything finished counts
+    assert first["since"] is None and [a["id"] for a in first["finished_since"]] == [1, 2]
+
+
+async def test_the_review_form_shows_where_the_plan_stands(case, client):
+    me, case_id = case["manager"], case["case"]["id"]
+    with clock.frozen(OPENED + dt.timedelta(days=15)):
+        await reviews.record(
+            me, case_id, REVIEW,
+            [{"title": "Block-book agency nurses", "theme": "staffing", "due_on": "2026-05-25"}],
+        )  # fmt: skip
+    await log_in(client, {"id": me.user_id})
+    with clock.frozen(OPENED + dt.timedelta(days=30)):
+        page = (await client.get(f"/cases/{case_id}/reviews/new")).text
+    aside = page.split('id="brief-h"')[1]
+    assert "0 of 1</td>" in aside and ">Red</span>" in aside  # staffing, red last time
+    assert "Block-book agency nurses</a>, due 25 May 2026" in aside  # overdue
+    assert "0 of 1 actions done; last review: Red" in page  # beside the staffing choice

@@ -17,6 +17,7 @@ from improve.cases import domain as cases
 from improve.errors import Invalid
 from improve.plans.playbooks import THEMES
 from improve.reviews import domain as reviews
+from improve.reviews.brief import brief_of
 from improve.web.auth import CurrentViewer
 from improve.web.params import Id
 
@@ -41,6 +42,7 @@ async def _form(
         context={
             "viewer": viewer,
             "case": case,
+            "brief": await brief_of(case_id),
             "audience": audience,
             "values": values,
             "errors": errors,

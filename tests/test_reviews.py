@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import log_in, viewer_of
+from conftest import csrf_token, log_in, viewer_of
 
 from improve import clock, history
 from improve.accounts.tables import OrgKind, Role
@@ -208,3 +208,15 @@ async def test_the_review_form_shows_where_the_plan_stands(case, client):
     assert "0 of 1</td>" in aside and ">Red</span>" in aside  # staffing, red last time
     assert "Block-book agency nurses</a>, due 25 May 2026" in aside  # overdue
     assert "0 of 1 actions done; last review: Red" in page  # beside the staffing choice
+
+
+async def test_a_refused_review_form_keeps_what_was_typed(case, client):
+    case_id = case["case"]["id"]
+    await log_in(client, {"id": case["manager"].user_id})
+    token = await csrf_token(client)
+    form = {**REVIEW, "_csrf_token": token, "overall_rag": "", "action_1_title": "Night audit",
+            "action_1_theme": "staffing", "action_1_due": "2026-06-30"}  # fmt: skip
+    refused = await client.post(f"/cases/{case_id}/reviews/new", data=form)
+    assert refused.status_code == 400 and "overall_rag" in refused.text
+    assert '<option value="staffing" selected>Staffing</option>' in refused.text
+    assert 'value="Night audit"' in refused.text and 'value="2026-06-30"' in refused.text

@@ -127,11 +127,34 @@ async def check_accessibility(page, name: str) -> None:
     assert serious == [], f"accessibility problems on {name}:\n" + "\n".join(serious)
 
 
+# WCAG 1.4.10 Reflow: at 320 CSS pixels wide (a phone, or 1280 pixels at 400% zoom) the
+# page must not scroll sideways; only a wide table's own box (div.scroll) may.
+REFLOW_WIDTH = 320
+# the innermost elements that reach past the edge, outside any div.scroll
+_OVERFLOWING = """limit => [...document.querySelectorAll("body *")]
+    .filter(e => !e.closest(".scroll") && e.getBoundingClientRect().right > limit)
+    .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > limit))
+    .slice(0, 5).map(e => e.outerHTML.slice(0, 100))"""
+
+
+async def check_reflow(page, name: str) -> None:
+    wide = page.viewport_size
+    await page.set_viewport_size({"width": REFLOW_WIDTH, "height": 640})
+    try:
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        too_wide = width > REFLOW_WIDTH + 1
+        culprits = await page.evaluate(_OVERFLOWING, REFLOW_WIDTH + 1) if too_wide else []
+    finally:
+        await page.set_viewport_size(wide)
+    assert width <= REFLOW_WIDTH + 1, f"{name} scrolls sideways at {REFLOW_WIDTH}px: {culprits}"
+
+
 async def visit(page, name: str) -> None:
-    """Screenshot and accessibility check of the page the browser is on."""
+    """Screenshot, accessibility and reflow checks of the page the browser is on."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     await check_accessibility(page, name)
+    await check_reflow(page, name)
     CHECKED_PAGES.add(name)
     route = route_of(urlsplit(page.url).path)
     if route:

@@ -291,6 +291,9 @@ async def test_the_api_gives_the_same_numbers(world, app, client):
 
 async def test_the_briefing_brings_the_service_to_a_meeting(world, app, client):
     estate = await _estate(world, 1)
+    await Action.update(
+        {Action.status: "blocked", Action.blocked_reason: "Waiting for the agency budget"}
+    ).where(Action.title == "cultural_change not_started")
     await log_in(client, estate["commissioner_row"])
     with clock.frozen(NOW):
         page = await client.get(f"/services/{estate['ids'][0]}/briefing")
@@ -299,3 +302,4 @@ async def test_the_briefing_brings_the_service_to_a_meeting(world, app, client):
     for part in ("Ratings", "The improvement case", "The plan: 50% done", "Overdue (1)"):
         assert part in text, part
     assert "Staff turnover" in text and "Latest reviews" in text and "Projected rating" in text
+    assert "cultural_change not_started: Waiting for the agency budget" in text  # why it is stuck

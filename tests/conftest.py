@@ -8,11 +8,14 @@ so never point it at a database you care about.
 from __future__ import annotations
 
 import asyncio
+import email
 import itertools
 import os
 import re
 import secrets
+import socket
 import tempfile
+from email import policy
 
 import pytest
 
@@ -34,6 +37,7 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 import httpx  # noqa: E402
+from aiosmtpd.controller import Controller  # noqa: E402
 
 from improve import db  # noqa: E402
 from improve.access import Viewer, viewer_from_row  # noqa: E402
@@ -41,6 +45,7 @@ from improve.accounts import people, sessions, tokens  # noqa: E402
 from improve.accounts.tables import OrgKind, Role  # noqa: E402
 from improve.app import create_app  # noqa: E402
 from improve.services import domain as services  # noqa: E402
+from improve.settings import get_settings, override, use  # noqa: E402
 
 # the browser suite's fixtures: a real server process and Chromium
 pytest_plugins = ["browser_support"]
@@ -162,3 +167,40 @@ async def api_token(user: dict) -> str:
 def run(coro):
     """For synchronous tests (the browser suite) that need a domain call."""
     return asyncio.run(coro)
+
+
+# --- a real SMTP server on loopback ---------------------------------------------------------
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    saved = get_settings()
+    override(
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        mail_from="improve@example.org",
+        mail_pause_seconds=0,
+    )
+    yield inbox
+    use(saved)
+    controller.stop()

@@ -89,6 +89,38 @@ async def test_wrong_password_shows_a_clear_message(page, two_providers):
     await visit(page, "login-refused")
 
 
+async def test_a_forgotten_password_is_reset_through_the_link(page, world):
+    """The server under test sends no email: the forgot page says whom to ask, and the
+    link such an email would carry is made here with the same secret."""
+    import datetime as dt
+
+    from improve.accounts import resets
+    from improve.accounts.tables import User
+
+    manager = await world.user(await world.org(OrgKind.PROVIDER), Role.REGISTERED_MANAGER)
+    await page.goto("/password/forgot")
+    assert "cannot send email" in await page.locator("main").inner_text()
+    await visit(page, "password-forgot-no-email")
+    row = await User.select(User.id, User.password_hash).where(User.id == manager["id"]).first()
+    link = f"/password/reset/{resets.make_token(row, dt.datetime.now(dt.UTC))}"
+    await page.goto(link)
+    await visit(page, "password-reset")
+    await page.get_by_label("New password", exact=True).fill("a brand new password 9pm")
+    await page.get_by_label("New password again").fill("a brand new password 9pm")
+    await page.get_by_role("button", name="Change password").click()
+    await page.wait_for_load_state("networkidle")
+    assert "Your password is changed" in await page.locator("main").inner_text()
+    await visit(page, "login-after-reset")
+    await page.get_by_label("Email address").fill(manager["email"])
+    await page.get_by_label("Password").fill("a brand new password 9pm")
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_load_state("networkidle")
+    assert await page.get_by_role("button", name="Log out").count() == 1
+    await page.goto(link)  # the link died with the old password
+    assert "expired or has been used" in await page.locator("main").inner_text()
+    await visit(page, "password-reset-used")
+
+
 async def test_admin_pages(page, two_providers):
     admin = two_providers["people"]["admin"]
     await log_in_with_form(page, admin["email"], PASSWORD)

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email
 import os
-import socket
 import subprocess
 import sys
-from email import policy
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import TEST_DATABASE_URL, TEST_SECRET, viewer_of
+from conftest import TEST_DATABASE_URL, TEST_SECRET, Inbox, free_port, viewer_of
 
 from improve import clock
 from improve.accounts.tables import OrgKind, Role
@@ -83,40 +80,6 @@ def test_rules():
         )[0].dedupe_key
         == "action-due:9:2026-05-22:4"
     )
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    saved = get_settings()
-    override(
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security="none",
-        mail_from="improve@example.org",
-        mail_pause_seconds=0,
-    )
-    yield inbox
-    use(saved)
-    controller.stop()
 
 
 @pytest.fixture
@@ -210,7 +173,7 @@ async def test_two_senders_never_send_the_same_message(scene, smtp):
 async def test_a_mail_server_outage_loses_nothing(scene):
     saved = get_settings()
     override(
-        smtp_host="127.0.0.1", smtp_port=_free_port(), smtp_security="none", mail_pause_seconds=0
+        smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_pause_seconds=0
     )  # nothing listens there
     try:
         await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
@@ -445,7 +408,7 @@ async def test_a_sender_killed_after_claiming_loses_nothing(scene, smtp):
 
 async def test_a_refusing_server_gets_every_message_once_it_comes_back(scene):
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     saved = get_settings()
     override(
         smtp_host="127.0.0.1",

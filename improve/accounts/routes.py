@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from litestar import Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import Cookie
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from improve.accounts import login, people, sessions, tokens
+from improve.accounts import login, people, resets, sessions, tokens
 from improve.errors import Invalid
 from improve.settings import get_settings
 from improve.web.auth import CurrentViewer
@@ -27,14 +28,26 @@ def _session_cookie(value: str, max_age: int) -> Cookie:
     )
 
 
+def _login_page(next_: str, *, error: str | None = None, email: str = "", **extra) -> dict:
+    return {
+        "next": next_,
+        "error": error,
+        "email": email,
+        "viewer": None,
+        "can_reset": _can_reset(),
+        "notice": None,
+        **extra,
+    }
+
+
 @get("/login", include_in_schema=False)
-async def login_form(request: Request, next: FromQuery[str] = "") -> Template | Redirect:
+async def login_form(
+    request: Request, next: FromQuery[str] = "", reset: FromQuery[str] = ""
+) -> Template | Redirect:
     if request.scope.get("user") is not None:
         return Redirect(safe_next(next), status_code=303)
-    return Template(
-        "accounts/login.html",
-        context={"next": safe_next(next), "error": None, "email": "", "viewer": None},
-    )
+    notice = "Your password is changed. Log in with it." if reset == "done" else None
+    return Template("accounts/login.html", context=_login_page(safe_next(next), notice=notice))
 
 
 @post("/login", include_in_schema=False)
@@ -46,7 +59,7 @@ async def login_submit(request: Request) -> Template | Redirect:
     except login.LoginRefused as refused:
         return Template(
             "accounts/login.html",
-            context={"next": target, "error": str(refused), "email": email, "viewer": None},
+            context=_login_page(target, error=str(refused), email=email),
             status_code=400,
         )
     token = await sessions.start(viewer.user_id)
@@ -125,4 +138,81 @@ async def revoke_token(viewer: CurrentViewer, token_id: Id) -> Redirect:
     return Redirect("/profile", status_code=303)
 
 
-ROUTES = [login_form, login_submit, logout, profile, change_password, create_token, revoke_token]
+# --- a forgotten password (improve.accounts.resets) --------------------------------------
+
+SENT = (
+    "If an account uses that address, we have sent it a link to choose a new password. "
+    "The link works once, for an hour. Nothing arrived? Check your junk mail, then ask again "
+    "in a few minutes."
+)
+
+
+def _forgot_page(sent: str | None = None, email: str = "") -> dict:
+    return {"viewer": None, "sent": sent, "email": email, "can_reset": _can_reset()}
+
+
+def _can_reset() -> bool:
+    return bool(get_settings().smtp_host)  # a reset link needs email
+
+
+@get("/password/forgot", include_in_schema=False)
+async def forgot_form() -> Template:
+    return Template("accounts/forgot.html", context=_forgot_page())
+
+
+@post("/password/forgot", include_in_schema=False)
+async def forgot_submit(request: Request) -> Template:
+    data = await form_dict(request)
+    email = str(data.get("email", ""))
+    if not _can_reset():
+        return Template("accounts/forgot.html", context=_forgot_page())
+    message = await resets.request_link(email)
+    # the same words, at the same speed, whether or not the address has an account:
+    # the email goes out after the response
+    return Template(
+        "accounts/forgot.html",
+        context=_forgot_page(SENT, email),
+        background=BackgroundTask(resets.send_link, message),
+    )
+
+
+@get("/password/reset/{token:str}", include_in_schema=False)
+async def reset_form(token: FromPath[str]) -> Template:
+    holder = await resets.holder_of(token)
+    return Template(
+        "accounts/reset.html",
+        context={"viewer": None, "token": token, "valid": holder is not None, "errors": {}},
+        status_code=200 if holder else 400,
+    )
+
+
+@post("/password/reset/{token:str}", include_in_schema=False)
+async def reset_submit(request: Request, token: FromPath[str]) -> Template | Redirect:
+    data = await form_dict(request)
+    try:
+        await resets.complete(
+            token, str(data.get("new_password", "")), str(data.get("confirm_password", ""))
+        )
+    except Invalid as exc:
+        context = {"viewer": None, "token": token, "errors": exc.errors}
+        return Template(
+            "accounts/reset.html",
+            context={**context, "valid": "token" not in exc.errors},
+            status_code=400,
+        )
+    return Redirect("/login?reset=done", status_code=303)
+
+
+ROUTES = [
+    login_form,
+    login_submit,
+    logout,
+    profile,
+    change_password,
+    create_token,
+    revoke_token,
+    forgot_form,
+    forgot_submit,
+    reset_form,
+    reset_submit,
+]

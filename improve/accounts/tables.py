@@ -69,8 +69,11 @@ class ApiToken(Table, tablename="api_token"):
 
 
 class LoginThrottle(Table, tablename="login_throttle"):
-    """Failed logins per email address (known or not, so lock-outs reveal nothing)."""
+    """Failed logins per email address (known or not, so lock-outs reveal nothing), and
+    when a password reset link was last sent to it (one per few minutes, so nobody can
+    flood a colleague's inbox)."""
 
     email = Varchar(length=254, unique=True)
     failures = Integer(default=0)
     locked_until = Timestamptz(null=True, default=None)
+    reset_sent_at = Timestamptz(null=True, default=None)

@@ -68,20 +68,15 @@ async def holder_of(token: str) -> dict[str, Any] | None:
 
 
 async def request_link(email: str) -> dict[str, str] | None:
-    """The email to send (to, subject, text, html) when this address belongs to an active
-    person and no link went to it in the last few minutes; otherwise None. Either way the
-    caller answers the same."""
+    """Who to send a link to (email, name, link) when this address belongs to an active
+    person and no link went to it in the last few minutes; otherwise None. The caller
+    answers the same either way, and the work done here is the same for every address:
+    claim the address's turn, then look for the person (rendering and sending come after
+    the response, in send_link)."""
     email = (email or "").strip().lower()
     if not email or len(email) > 254:
         return None
     now = clock.now()
-    row = (
-        await User.select(User.id, User.name, User.email, User.password_hash)
-        .where((User.email == email) & (User.active == True))  # noqa: E712
-        .first()
-    )
-    if row is None:
-        return None
     async with write_tx():
         await LoginThrottle.insert(LoginThrottle(email=email, failures=0)).on_conflict(
             target=LoginThrottle.email, action="DO NOTHING"
@@ -98,26 +93,32 @@ async def request_link(email: str) -> dict[str, str] | None:
             )
             .returning(LoginThrottle.id)
         )
-    if not claimed:
+    row = (
+        await User.select(User.id, User.name, User.email, User.password_hash)
+        .where((User.email == email) & (User.active == True))  # noqa: E712 (SQL, not Python)
+        .first()
+    )
+    if not claimed or row is None:
         return None
     link = f"{get_settings().base_url}/password/reset/{make_token(row, now)}"
-    subject, text, html = mail.render(
-        "password_reset",
-        {"name": row["name"], "link": link, "minutes": int(LIFETIME.total_seconds() // 60)},
-    )
-    return {"email": row["email"], "subject": subject, "text_body": text, "html_body": html}
+    return {"email": row["email"], "name": row["name"], "link": link}
 
 
-async def send_link(message: dict[str, str] | None) -> None:
-    """Send the email now, not through the outbox: the link is a key to the account and
-    is never written down. A failure is logged; the person can ask again."""
+async def send_link(to: dict[str, str] | None) -> None:
+    """Render and send the email now, not through the outbox: the link is a key to the
+    account and is never written down. A failure is logged; the person can ask again."""
     settings = get_settings()
-    if message is None or not settings.smtp_host:
+    if to is None or not settings.smtp_host:
         return
+    minutes = int(LIFETIME.total_seconds() // 60)
+    subject, text, html = mail.render(
+        "password_reset", {"name": to["name"], "link": to["link"], "minutes": minutes}
+    )
+    message = {"email": to["email"], "subject": subject, "text_body": text, "html_body": html}
     try:
         await mail.send(message, settings)
     except Exception as exc:  # the page has answered already; the log says what failed
-        log.warning("password reset email to %s not sent: %s", message["email"], exc)
+        log.warning("password reset email to %s not sent: %s", to["email"], exc)
 
 
 async def complete(token: str, new: str, confirm: str) -> dict[str, Any]:

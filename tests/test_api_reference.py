@@ -102,3 +102,49 @@ async def test_the_page_shows_every_operation_and_every_link_lands(client):
     targets = set(re.findall(r'href="#([^"]+)"', html))
     assert targets and targets <= ids, targets - ids
     assert {f"shape-{name}" for name in document["components"]["schemas"]} <= ids
+
+
+async def test_request_fields_state_the_values_the_domain_accepts(client):
+    from improve.cases.domain import FINDING_STATUSES
+    from improve.plans.domain import ACTION_STATUSES
+    from improve.plans.playbooks import THEMES
+    from improve.reviews.domain import RAG
+
+    shapes = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    assert shapes["ActionPatch"]["properties"]["status"]["enum"] == list(ACTION_STATUSES)
+    assert shapes["CustomAction"]["properties"]["theme"]["enum"] == list(THEMES)
+    assert shapes["ReviewBody"]["properties"]["overall_rag"]["enum"] == list(RAG)
+    assert shapes["FindingPatch"]["properties"]["status"]["enum"] == list(FINDING_STATUSES)
+    page = (await client.get("/schema")).text
+    assert "one of not_started, in_progress, done, verified, blocked" in page
+    assert "blocked needs a reason" in page  # the field's description, in words
+
+
+async def test_a_value_outside_them_is_still_refused_by_the_domain_naming_the_field(world, client):
+    """The enums only document: a wrong value gets the same answer it always had."""
+    from conftest import api_token, viewer_of
+
+    from improve.accounts.tables import OrgKind, Role
+    from improve.cases import domain as cases
+    from improve.plans import domain as plans
+
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    service = await world.service(provider, manager)
+    me = viewer_of(manager)
+    await cases.record_rating(
+        me, service["id"], {"published_on": "2026-01-05", "overall": "Inadequate"}
+    )
+    case = await cases.open_case(me, service["id"])
+    [action] = await plans.commit(
+        me,
+        case["id"],
+        [],
+        [{"title": "Fix MAR charts", "theme": "staffing", "due_on": "2026-12-30"}],
+    )
+    bearer = {"Authorization": f"Bearer {await api_token(manager)}"}
+    answer = await client.patch(
+        f"/api/v1/actions/{action['id']}", json={"version": 1, "status": "bogus"}, headers=bearer
+    )
+    assert answer.status_code == 422  # the domain's Invalid, as before
+    assert [e["field"] for e in answer.json()["errors"]] == ["status"]

@@ -15,6 +15,7 @@ from msgspec import Meta
 
 from improve import access, framework, history
 from improve.accounts.tables import Role
+from improve.api import choices
 from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.errors import Forbidden
@@ -196,30 +197,30 @@ class CasePatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StageBody(msgspec.Struct, forbid_unknown_fields=True):
-    stage: str
+    stage: choices.StageName
     version: int
-    outcome: str = ""
+    outcome: choices.Outcome_ = ""
 
 
 class FindingBody(msgspec.Struct, forbid_unknown_fields=True):
     regulation: str
-    key_question: str
+    key_question: choices.KeyQuestion
     description: Annotated[str, Meta(max_length=5000)]
     items: list[str] = []
-    source: str = "cqc_inspection"
-    severity: str = "high"
+    source: choices.Source = "cqc_inspection"
+    severity: choices.Severity = "high"
     framework: str = "saf"
 
 
 class FindingPatch(msgspec.Struct, forbid_unknown_fields=True):
     version: int
     regulation: str | msgspec.UnsetType = msgspec.UNSET
-    key_question: str | msgspec.UnsetType = msgspec.UNSET
+    key_question: choices.KeyQuestion | msgspec.UnsetType = msgspec.UNSET
     description: Annotated[str, Meta(max_length=5000)] | msgspec.UnsetType = msgspec.UNSET
     items: list[str] | msgspec.UnsetType = msgspec.UNSET
-    source: str | msgspec.UnsetType = msgspec.UNSET
-    severity: str | msgspec.UnsetType = msgspec.UNSET
-    status: str | msgspec.UnsetType = msgspec.UNSET
+    source: choices.Source | msgspec.UnsetType = msgspec.UNSET
+    severity: choices.Severity | msgspec.UnsetType = msgspec.UNSET
+    status: choices.FindingStatus | msgspec.UnsetType = msgspec.UNSET
 
 
 class FindingOut(msgspec.Struct):

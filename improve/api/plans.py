@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
 from improve import clock
+from improve.api import choices
 from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.plans import domain as plans
@@ -102,7 +103,7 @@ class ChosenAction(msgspec.Struct, forbid_unknown_fields=True):
 
 class CustomAction(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, Meta(min_length=1, max_length=200)]
-    theme: str
+    theme: choices.Theme
     due_on: dt.date
     owner: int | None = None
     finding_ids: list[int] = []
@@ -213,7 +214,7 @@ class ActionDetail(msgspec.Struct):
 
 class ActionPatch(msgspec.Struct, forbid_unknown_fields=True):
     version: int
-    status: str | msgspec.UnsetType = msgspec.UNSET
+    status: choices.ActionStatus | msgspec.UnsetType = msgspec.UNSET
     reason: Annotated[str, Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
     evidence: Annotated[str, Meta(max_length=5000)] | msgspec.UnsetType = msgspec.UNSET
     note: Annotated[str, Meta(max_length=5000)] | msgspec.UnsetType = msgspec.UNSET

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from msgspec import Meta
 
 from improve import clock
+from improve.api import choices
 from improve.api.documented import WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.errors import Invalid
@@ -129,17 +130,17 @@ PAGE_ROUTES = [review_form, record_review, review_page, change_cadence]
 
 class NewAction(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, Meta(min_length=1, max_length=200)]
-    theme: str
+    theme: choices.Theme
     due_on: dt.date
     owner: int | None = None
 
 
 class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):
-    audience: str
+    audience: choices.Audience
     held_on: dt.date
     attendees: Annotated[str, Meta(max_length=10_000)]
-    overall_rag: str
-    confidence: str
+    overall_rag: choices.Rag
+    confidence: choices.Confidence
     rag: dict[str, str] = {}
     notes: Annotated[str, Meta(max_length=10_000)] = ""
     decisions: Annotated[str, Meta(max_length=10_000)] = ""

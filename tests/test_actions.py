@@ -165,6 +165,17 @@ async def test_owner_must_work_for_the_provider(plan, world):
     assert (await people.user(stranger["id"]))["role"] == "quality_lead"
 
 
+def test_history_lines_name_what_changed_in_words():
+    summary = actions._summary
+    assert summary("Fix MAR", {"status": "done"}) == "Fix MAR: Done"
+    assert summary("Fix MAR", {"due_on": dt.date(2026, 6, 8)}) == (
+        "Fix MAR: due date moved to 8 Jun 2026"
+    )
+    assert summary("Fix MAR", {"owner": 4, "due_on": "2026-06-08"}) == (
+        "Fix MAR: changed owner, due date"
+    )
+
+
 def test_an_actions_history_reads_in_words():
     names = {7: "Priya Shah", 8: "Tom Evans"}
     changes = actions.readable_changes(
@@ -175,7 +186,7 @@ def test_an_actions_history_reads_in_words():
     assert changes == [
         {"label": "Status", "was": "In progress", "now": "Done"},
         {"label": "Owner", "was": "Priya Shah", "now": "Tom Evans"},
-        {"label": "Due", "was": "1 Jun 2026", "now": "8 Jun 2026"},
+        {"label": "Due date", "was": "1 Jun 2026", "now": "8 Jun 2026"},
     ]  # done_by is said by who made the change, not listed again
     gone = actions.readable_changes({"owner": 99}, {"owner": None}, names)
     assert gone == [{"label": "Owner", "was": "someone no longer listed", "now": "not assigned"}]
@@ -194,12 +205,12 @@ async def test_the_action_page_shows_who_moved_its_due_date_and_when(plan, clien
     story = await actions.history_of(me, await actions.get_action(me, action["id"]), {})
     assert [e["who"] for e in story] == [me.name, lead.name, me.name]  # newest first
     assert story[0]["changes"] == [{"label": "Status", "was": "Not started", "now": "In progress"}]
-    assert story[1]["changes"] == [{"label": "Due", "was": "1 Jun 2026", "now": "15 Jun 2026"}]
+    assert story[1]["changes"] == [{"label": "Due date", "was": "1 Jun 2026", "now": "15 Jun 2026"}]
     assert story[2]["added"]  # the note is listed under Notes, not again here
     await log_in(client, plan["manager_row"])
     page = (await client.get(f"/actions/{action['id']}")).text
     history_part = page.split('id="history-h"')[1]
-    assert "Due: 1 Jun 2026 → 15 Jun 2026" in history_part
+    assert "Due date: 1 Jun 2026 → 15 Jun 2026" in history_part
     assert "added it to the plan, due 1 Jun 2026" in history_part
     assert "1 Sep 2026" not in history_part  # another action's change is not this one's
 
@@ -229,4 +240,4 @@ async def test_the_activity_page_filters_to_actions(plan, client):
     await log_in(client, plan["manager_row"])
     page = (await client.get(f"/cases/{plan['case']['id']}/activity?entity=action")).text
     assert '<option value="action" selected>Actions</option>' in page
-    assert "Fix MAR charts: changed due_on" in page and "Case opened" not in page
+    assert "Fix MAR charts: due date moved to 15 Jun 2026" in page and "Case opened" not in page

@@ -196,7 +196,7 @@ HISTORY_FIELDS = {
     "title": "Title",
     "status": "Status",
     "owner": "Owner",
-    "due_on": "Due",
+    "due_on": "Due date",
     "blocked_reason": "Why blocked",
     "verification_note": "Evidence it worked",
 }
@@ -269,9 +269,14 @@ def _status_fields(
 
 
 def _summary(title: str, after: dict[str, Any]) -> str:
+    """The history line's words: the new status, or what changed ("due date moved to
+    8 Jun 2026"), never a column's name."""
     if "status" in after:
         return f"{title}: {plans.ACTION_STATUSES[after['status']]}"
-    return f"{title}: changed " + ", ".join(after)
+    if set(after) == {"due_on"}:
+        return f"{title}: due date moved to {dt.date.fromisoformat(str(after['due_on'])):%-d %b %Y}"
+    named = [HISTORY_FIELDS[f].lower() for f in HISTORY_FIELDS if f in after]
+    return f"{title}: changed " + (", ".join(named) or "details")
 
 
 async def _add_note(viewer: Viewer, row: dict[str, Any], text: str) -> None:

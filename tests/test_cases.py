@@ -229,6 +229,11 @@ async def test_every_change_is_in_the_history_with_before_and_after(home):
         "status": "addressed"
     }
     assert events[0]["actor_name"] == home["manager"].name
+    regulation = finding["regulation"]
+    assert events[0]["summary"] == f"Regulation {regulation} finding: Addressed"
+    assert cases.finding_summary("12", {"severity": "low", "key_question": "safe"}) == (
+        "Regulation 12 finding: changed key question, severity"
+    )
     only_findings = await history.feed(home["manager"], case["id"], entity="finding")
     assert len(only_findings) == 2
 

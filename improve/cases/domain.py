@@ -484,6 +484,27 @@ async def get_finding(viewer: Viewer, finding_id: int) -> dict[str, Any]:
     return row
 
 
+# a finding's fields as a history line names them
+FINDING_FIELD_WORDS = {
+    "regulation": "regulation",
+    "key_question": "key question",
+    "description": "description",
+    "items": "quality statements",
+    "source": "source",
+    "severity": "severity",
+    "status": "status",
+}
+
+
+def finding_summary(regulation: str, after: dict[str, Any]) -> str:
+    """A history line such as "Regulation 12 finding: Addressed", or what changed."""
+    if set(after) == {"status"}:
+        status = FINDING_STATUSES.get(after["status"], after["status"])
+        return f"Regulation {regulation} finding: {status}"
+    named = [words for field, words in FINDING_FIELD_WORDS.items() if field in after]
+    return f"Regulation {regulation} finding: changed " + ", ".join(named or ["details"])
+
+
 async def update_finding(
     viewer: Viewer, finding_id: int, data: dict[str, Any], *, version: int
 ) -> dict[str, Any]:
@@ -516,7 +537,7 @@ async def update_finding(
                 entity="finding",
                 entity_id=finding_id,
                 action="changed",
-                summary="Finding changed: " + ", ".join(after),
+                summary=finding_summary(current["regulation"], after),
                 before=before,
                 after=after,
             )

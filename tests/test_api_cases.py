@@ -238,3 +238,4 @@ async def test_from_findings_to_a_verified_plan_through_the_api(client, world):
     exported = await client.get(f"/api/v1/cases/{case['id']}/plan/export", headers=me)
     assert exported.status_code == 200 and "Verified" in exported.text
     assert exported.headers["content-type"].startswith("text/csv")
+    assert not exported.text.startswith("\ufeff")  # scripts get the bare file

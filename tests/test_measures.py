@@ -97,6 +97,10 @@ async def test_a_valid_csv_is_saved_whole_and_kept(homes):
     assert len(await _values(homes["home"]["id"])) == 2
     kept = await MeasureUpload.select().where(MeasureUpload.filename == "june.csv").first()
     assert kept["rows"] == 3 and kept["content"] == csv
+    # saved from Excel as "CSV UTF-8", or our own example file: it starts with a BOM
+    with clock.frozen(dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)):
+        again = await measures.upload_csv(homes["lead"], "excel.csv", ("\ufeff" + csv).encode())
+    assert again == {"rows": 3, "services": 2}
 
 
 async def test_an_invalid_csv_lists_every_bad_row_and_saves_nothing(homes):

@@ -166,7 +166,8 @@ async def test_filters_sorting_and_csv(world, app, client):
     page = await client.get("/portfolio?special=1")
     assert page.status_code == 200 and page.text.count('scope="row"') == 2
     csv = await client.get("/portfolio.csv?sort=name")
-    lines = csv.text.strip().splitlines()
+    assert csv.content.startswith(b"\xef\xbb\xbf")  # the mark that makes Excel read UTF-8
+    lines = csv.text.lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("Service,Provider,Local authority,Monitoring level")
     assert len(lines) == 5 and lines[1].startswith("Home 000")
 
@@ -213,7 +214,7 @@ async def test_the_quality_team_compares_its_homes(world, app, client):
     page = await client.get("/portfolio")
     assert page.status_code == 200 and "Progress by Driving Improvement theme" in page.text
     csv = await client.get("/portfolio.csv")
-    assert csv.text.splitlines()[0].startswith("Home,Stage,Current rating")
+    assert csv.text.lstrip("\ufeff").splitlines()[0].startswith("Home,Stage,Current rating")
 
 
 async def test_a_registered_manager_has_no_portfolio(world, app, client):

@@ -769,6 +769,23 @@ async def test_every_action_of_the_plan_is_in_the_plan_csv(client, world):
     assert scene["action"]["title"] in _cells(exported.text)
 
 
+async def test_page_csv_downloads_open_in_excel_as_utf8(client, world):
+    """Every CSV a person downloads from a page starts with the byte-order mark (Excel
+    reads UTF-8 only then) and is an attachment; the measures upload takes the mark back."""
+    scene = await _manager_with_action(world)
+    await log_in(client, scene["manager"])
+    case_id = scene["case"]["id"]
+    for path in (
+        f"/cases/{case_id}/plan.csv",
+        f"/cases/{case_id}/activity.csv",
+        "/measures/example.csv",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.content.startswith("\ufeff".encode()), path
+        assert response.headers["content-disposition"].startswith("attachment"), path
+
+
 # --- emails ----------------------------------------------------------------------------------
 
 

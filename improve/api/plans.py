@@ -16,6 +16,7 @@ from improve.api.documented import ERRORS, WRITE_ERRORS
 from improve.cases import domain as cases
 from improve.plans import domain as plans
 from improve.web.auth import CurrentViewer
+from improve.web.downloads import csv_download
 from improve.web.params import Id
 
 
@@ -414,11 +415,7 @@ ROUTES += [my_actions, list_playbooks, get_playbook]
 )
 async def export_plan(viewer: CurrentViewer, case_id: Id) -> Response:
     body = await plans.plan_csv(viewer, case_id)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-action-plan.csv"'},
-    )
+    return csv_download(body, f"case-{case_id}-action-plan.csv", for_spreadsheets=False)
 
 
 ROUTES += [export_plan]

@@ -15,6 +15,7 @@ from improve.cases.stages import OUTCOME_LABELS, STAGE_LABELS
 from improve.errors import Conflict, Invalid
 from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
+from improve.web.downloads import csv_download
 from improve.web.forms import form_dict
 from improve.web.params import Id
 from improve.web.templating import fill_csrf, render_partial
@@ -242,11 +243,7 @@ async def activity_csv(
 ) -> Response:
     await cases.get_case(viewer, case_id)
     body = await history.export_csv(viewer, case_id, entity=entity, action=action)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-history.csv"'},
-    )
+    return csv_download(body, f"case-{case_id}-history.csv")
 
 
 ROUTES = [

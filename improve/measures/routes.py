@@ -13,6 +13,7 @@ from improve.errors import Forbidden, Invalid
 from improve.measures import catalog, runchart
 from improve.measures import domain as measures
 from improve.web.auth import CurrentViewer
+from improve.web.downloads import csv_download
 from improve.web.forms import form_dict
 from improve.web.params import Id
 
@@ -145,11 +146,7 @@ async def define_measure(request: Request, viewer: CurrentViewer) -> Template | 
 async def example_csv(viewer: CurrentViewer) -> Response:
     del viewer  # logged in only; the file holds no data
     body = ",".join(measures.CSV_HEADER) + "\n1-000000001,2026-01,staff_turnover,31.5\n"
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="measures-example.csv"'},
-    )
+    return csv_download(body, "measures-example.csv")
 
 
 PAGE_ROUTES = [

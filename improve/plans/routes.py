@@ -19,6 +19,7 @@ from improve.plans.playbooks import OWNER_ROLES, THEMES
 from improve.plans.proposals import STRONG
 from improve.services.tables import Service
 from improve.web.auth import CurrentViewer
+from improve.web.downloads import csv_download
 from improve.web.params import Id
 
 CUSTOM_ROWS = 3
@@ -340,11 +341,7 @@ async def print_plan(viewer: CurrentViewer, case_id: Id) -> Template:
 @get("/cases/{case_id:int}/plan.csv", include_in_schema=False)
 async def plan_csv(viewer: CurrentViewer, case_id: Id) -> Response:
     body = await plans.plan_csv(viewer, case_id)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-action-plan.csv"'},
-    )
+    return csv_download(body, f"case-{case_id}-action-plan.csv")
 
 
 ROUTES += [my_actions, print_plan, plan_csv]

@@ -18,6 +18,7 @@ from improve.monitoring import domain as monitoring
 from improve.portfolio import domain as portfolio
 from improve.services.tables import RATING_LABELS
 from improve.web.auth import CurrentViewer
+from improve.web.downloads import csv_download
 from improve.web.params import Id
 from improve.web.templating import render_partial
 
@@ -117,11 +118,7 @@ async def portfolio_csv(
             viewer, _filters(level, rating, special, overdue, q, sort, order)
         )
         header, body = portfolio.csv_rows(rows, portfolio.COMMISSIONER_CSV)
-    return Response(
-        to_csv(header, body),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="portfolio.csv"'},
-    )
+    return csv_download(to_csv(header, body), "portfolio.csv")
 
 
 @get("/services/{service_id:int}/briefing", include_in_schema=False)

@@ -45,6 +45,7 @@ from improve.accounts import people, sessions, tokens  # noqa: E402
 from improve.accounts.tables import OrgKind, Role  # noqa: E402
 from improve.app import create_app  # noqa: E402
 from improve.services import domain as services  # noqa: E402
+from improve.services.tables import Service  # noqa: E402
 from improve.settings import get_settings, override, use  # noqa: E402
 
 # the browser suite's fixtures: a real server process and Chromium
@@ -204,3 +205,18 @@ def smtp():
     yield inbox
     use(saved)
     controller.stop()
+
+
+@pytest.fixture
+def count_queries(monkeypatch):
+    """Counts the statements the app sends to the database (the real engine runs them)."""
+    engine_class = type(Service._meta.db)  # the engine's slots forbid patching the instance
+    original = engine_class.run_querystring
+    counter = {"n": 0}
+
+    async def counting(self, *args, **kwargs):
+        counter["n"] += 1
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine_class, "run_querystring", counting)
+    return counter

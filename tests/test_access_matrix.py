@@ -17,7 +17,7 @@ from conftest import api_token, csrf_token, http_client, log_in, viewer_of
 from improve.accounts import tokens
 from improve.accounts.tables import OrgKind, Role
 from improve.cases import domain as cases
-from improve.reminders import digests
+from improve.reminders import calendar, digests
 
 PUBLIC = "public"  # anyone, logged in or not
 USER = "user"  # any logged-in person
@@ -102,6 +102,7 @@ MATRIX = [
     Entry("POST", "/cases/{case_id:int}/review-cadence", EDIT, {"internal_review_days": "x"}),
     Entry("GET", "/unsubscribe/{token:str}", PUBLIC),
     Entry("POST", "/unsubscribe/{token:str}", PUBLIC),
+    Entry("GET", "/calendar/{feed:str}", PUBLIC),  # the address is its own key
     Entry("POST", "/profile/digests", USER, {"digests": "on"}),
     Entry("GET", "/notifications", USER),
     Entry("POST", "/notifications/read", USER),
@@ -392,6 +393,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "playbook_id": "leadership",
         "message_id": scene["message_id"],
         "token": digests.unsubscribe_token(scene["victim"]["id"]),
+        "feed": await calendar.feed_token_for(scene["victim"]["id"]) + ".ics",
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],
         "review_id": scene["cases"]["a" if in_scope else "b"][4]["id"],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from conftest import log_in, viewer_of
 
 from improve import clock
@@ -221,21 +220,6 @@ async def test_a_registered_manager_has_no_portfolio(world, app, client):
     provider = await world.org(OrgKind.PROVIDER)
     await log_in(client, await world.user(provider, Role.REGISTERED_MANAGER))
     assert (await client.get("/portfolio")).status_code == 403
-
-
-@pytest.fixture
-def count_queries(monkeypatch):
-    """Counts the statements the app sends to the database (the real engine runs them)."""
-    engine_class = type(Service._meta.db)  # the engine's slots forbid patching the instance
-    original = engine_class.run_querystring
-    counter = {"n": 0}
-
-    async def counting(self, *args, **kwargs):
-        counter["n"] += 1
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(engine_class, "run_querystring", counting)
-    return counter
 
 
 async def _queries(count_queries, view, viewer) -> int:

@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 
 from improve.accounts import login, people, resets, sessions, tokens
 from improve.errors import Invalid
+from improve.reminders import calendar
 from improve.settings import get_settings
 from improve.web.auth import CurrentViewer
 from improve.web.forms import form_dict, safe_next
@@ -90,6 +91,8 @@ async def _profile(viewer: CurrentViewer, status: int = 200, **extra: object) ->
         "errors": {},
         "message": None,
         "digests_enabled": await _digests_enabled(viewer.user_id),
+        "calendar_url": f"{get_settings().base_url}/calendar/"
+        f"{await calendar.feed_token_for(viewer.user_id)}.ics",
     }
     context.update(extra)
     return Template("accounts/profile.html", context=context, status_code=status)

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from improve.reminders import outbox
 from improve.web.auth import CurrentViewer
@@ -105,3 +105,22 @@ async def digest_preference(request: Request, viewer: CurrentViewer) -> Redirect
 
 
 PAGE_ROUTES += [unsubscribe_page, unsubscribe, digest_preference]
+
+
+@get("/calendar/{feed:str}", include_in_schema=False)
+async def calendar_feed(feed: FromPath[str]) -> Response:
+    """The subscribed calendar (improve.reminders.calendar): the address is the key."""
+    from improve.errors import NotFound
+    from improve.reminders import calendar
+
+    viewer = await calendar.viewer_for_feed(feed)
+    if viewer is None:
+        raise NotFound("This calendar address is not valid. Changing a password changes it.")
+    return Response(
+        await calendar.feed_for(viewer),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'inline; filename="improve.ics"'},
+    )
+
+
+PAGE_ROUTES += [calendar_feed]

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import TEST_DATABASE_URL, TEST_SECRET, Inbox, free_port, viewer_of
+from conftest import (
+    TEST_DATABASE_URL,
+    TEST_SECRET,
+    Inbox,
+    csrf_token,
+    free_port,
+    log_in,
+    viewer_of,
+)
 
 from improve import clock
 from improve.accounts.tables import OrgKind, Role
@@ -195,6 +203,24 @@ async def test_notifications_are_listed_and_marked_read(scene):
     await outbox.mark_read(user)
     assert await outbox.unread_count(user) == 0
     assert await Notification.count().where(Notification.user == user) == len(listed)
+
+
+async def test_the_menu_shows_how_many_notifications_are_unread(scene, client):
+    await run_once("reminders", dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC))
+    user = scene["manager"]["id"]
+    unread = await outbox.unread_count(user)
+    assert unread >= 2
+    await log_in(client, scene["manager"])
+    home = (await client.get("/")).text
+    badge = f'<span class="badge">{unread}<span class="visually-hidden"> unread</span></span>'
+    assert badge in home
+    token = await csrf_token(client)
+    await client.post("/notifications/read", data={"_csrf_token": token})
+    assert 'class="badge"' not in (await client.get("/")).text
+    await log_in(client, scene["lead"])  # someone else's reminders are not counted for them
+    lead_unread = await outbox.unread_count(scene["lead"]["id"])
+    lead_home = (await client.get("/")).text
+    assert ('class="badge"' in lead_home) == bool(lead_unread)
 
 
 def test_run_once_from_the_command_line_with_a_date(tmp_path):

@@ -17,6 +17,9 @@ from improve.accounts import sessions, tokens
 
 CSRF_COOKIE = "improve_csrf"  # the CSRF middleware's cookie; error pages reuse it
 
+# where the request keeps the person's unread notifications, for the menu (base.html)
+UNREAD = "improve.unread"
+
 API_PREFIX = "/api/"
 ANONYMOUS_PREFIXES = ("/static/", "/healthz", "/readyz")
 
@@ -40,7 +43,9 @@ class AuthMiddleware(ASGIMiddleware):
             if scheme.lower() == "bearer" and credential.strip():
                 viewer = await tokens.viewer_for(credential.strip())
         else:
-            viewer = await sessions.viewer_for(connection.cookies.get(sessions.COOKIE_NAME, ""))
+            found = await sessions.session_for(connection.cookies.get(sessions.COOKIE_NAME, ""))
+            if found:
+                viewer, scope[UNREAD] = found  # type: ignore[literal-required]
         scope["user"] = viewer
         await next_app(scope, receive, send)
 

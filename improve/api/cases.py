@@ -199,7 +199,7 @@ class CasePatch(msgspec.Struct, forbid_unknown_fields=True):
 class StageBody(msgspec.Struct, forbid_unknown_fields=True):
     stage: choices.StageName
     version: int
-    outcome: choices.Outcome_ = ""
+    outcome: choices.ClosingOutcome = ""
 
 
 class FindingBody(msgspec.Struct, forbid_unknown_fields=True):

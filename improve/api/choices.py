@@ -36,7 +36,7 @@ Confidence = Annotated[
     str, one_of(reviews.CONFIDENCE, "Confidence in being ready for the re-inspection.")
 ]
 StageName = Annotated[str, one_of(Stage, "The stage to move the case to.")]
-Outcome_ = Annotated[
+ClosingOutcome = Annotated[
     str,
     Meta(
         description="Needed when closing the case: one of "

@@ -241,3 +241,6 @@ async def test_the_activity_page_filters_to_actions(plan, client):
     page = (await client.get(f"/cases/{plan['case']['id']}/activity?entity=action")).text
     assert '<option value="action" selected>Actions</option>' in page
     assert "Fix MAR charts: due date moved to 15 Jun 2026" in page and "Case opened" not in page
+    # before and after in words, as on the action's own page
+    assert "<dt>Due date</dt><dd>1 Jun 2026</dd>" in page
+    assert "<dt>Due date</dt><dd>15 Jun 2026</dd>" in page

@@ -13,7 +13,7 @@ from improve import access, clock, framework, history, snapshots
 from improve.cases import domain as cases
 from improve.cases.stages import OUTCOME_LABELS, STAGE_LABELS
 from improve.errors import Conflict, Invalid
-from improve.services.tables import RATING_LABELS
+from improve.services.tables import RATING_LABELS, Service
 from improve.web.auth import CurrentViewer
 from improve.web.downloads import csv_download
 from improve.web.forms import form_dict
@@ -218,6 +218,7 @@ async def activity(
         offset=(page - 1) * FEED_PAGE,
     )
     total = await history.count(viewer, case_id, entity=entity, action=action)
+    await _action_changes_in_words(case, events)
     return Template(
         "cases/activity.html",
         context={
@@ -232,6 +233,21 @@ async def activity(
             "total": total,
         },
     )
+
+
+async def _action_changes_in_words(case: dict, events: list[dict]) -> None:
+    """An action's changes as its own page words them (owners by name, statuses and dates
+    as people write them); one query for the names, whatever the page holds."""
+    from improve.plans import actions as plan_actions
+    from improve.plans import domain as plans
+
+    if not any(e["entity"] == "action" and e["before"] for e in events):
+        return
+    service = await Service.select(Service.provider).where(Service.id == case["service"]).first()
+    names = {p["id"]: p["name"] for p in await plans.provider_people(service["provider"])}
+    for e in events:
+        if e["entity"] == "action" and e["before"]:
+            e["words"] = plan_actions.readable_changes(e["before"], e["after"], names)
 
 
 @get("/cases/{case_id:int}/activity.csv", include_in_schema=False)

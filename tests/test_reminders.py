@@ -232,6 +232,19 @@ async def test_the_menu_shows_how_many_notifications_are_unread(scene, client):
     assert ('class="badge"' in lead_home) == bool(lead_unread)
 
 
+async def test_a_long_unread_list_reads_99_plus(scene, client):
+    """The count stops at 100, so a person's pages cost the same however much is unread."""
+    user = scene["lead"]["id"]
+    await Notification.insert(
+        *[
+            Notification(user=user, kind="action_overdue", title=f"n{i}", created_at=clock.now())
+            for i in range(120)
+        ]
+    )
+    await log_in(client, scene["lead"])
+    assert '<span class="badge">99+<span' in (await client.get("/")).text
+
+
 def test_run_once_from_the_command_line_with_a_date(tmp_path):
     script = Path(sys.executable).with_name("improve")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "improve.cli"]

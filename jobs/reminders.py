@@ -18,7 +18,8 @@ from improve.monitoring.tables import MonitoringStatus, MonitoringVisit
 from improve.plans.tables import Action
 from improve.reminders import outbox, rules
 from improve.reviews.domain import AUDIENCES, NEXT_FIELD
-from improve.services.tables import Commissioning, Enforcement, EnforcementKind
+from improve.services import ratings
+from improve.services.tables import Commissioning
 from improve.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,9 @@ async def _deadlines(
     cases: list[dict[str, Any]], leads: dict[int, list[int]], today: dt.date
 ) -> list[rules.Reminder]:
     """Action plan due, warning-notice compliance dates, expected re-inspection."""
-    notices: dict[int, list[dict[str, Any]]] = {}
-    rating_ids = [c["opening_rating"] for c in cases if c["opening_rating"]]
-    if rating_ids:
-        for n in await Enforcement.select(
-            Enforcement.rating, Enforcement.regulation, Enforcement.compliance_due_on
-        ).where(
-            Enforcement.rating.is_in(rating_ids)
-            & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)
-        ):
-            notices.setdefault(n["rating"], []).append(n)
+    notices = await ratings.warning_notices_of(
+        [c["opening_rating"] for c in cases if c["opening_rating"]]
+    )
     visits: dict[int, list[dict[str, Any]]] = {}
     for v in await MonitoringVisit.select(
         MonitoringVisit.id,
@@ -85,14 +79,13 @@ async def _deadlines(
                 ("reinspection", "Expected re-inspection", case["expected_reinspection_on"])
             )
         for n in notices.get(case["opening_rating"], []):
-            if n["compliance_due_on"]:
-                dates.append(
-                    (
-                        f"warning-{n['regulation']}",
-                        f"Warning notice compliance (regulation {n['regulation']})",
-                        n["compliance_due_on"],
-                    )
+            dates.append(
+                (
+                    f"warning-{n['regulation']}",
+                    f"Warning notice compliance (regulation {n['regulation']})",
+                    n["compliance_due_on"],
                 )
+            )
         for key, label, on in dates:
             out += rules.deadline_near(
                 case_id=case["id"],

@@ -28,7 +28,7 @@ from improve.cases.tables import Case
 from improve.plans.domain import FINISHED
 from improve.plans.tables import Action
 from improve.reviews.domain import AUDIENCES
-from improve.services.tables import Enforcement, EnforcementKind
+from improve.services import ratings
 from improve.settings import get_settings
 
 # The dates to plan by; the report's publication and the start of special measures are
@@ -149,19 +149,9 @@ async def feed_for(viewer: Viewer) -> str:
     cases = await Case.select(*CASE_COLUMNS).where(
         Case.service.is_in(access.visible_service_ids(viewer)) & (Case.stage != Stage.CLOSED)
     )
-    notices: dict[int, list[deadlines.WarningNotice]] = {}
-    opening = [c["opening_rating"] for c in cases if c["opening_rating"]]
-    if opening:
-        for n in await Enforcement.select(
-            Enforcement.rating, Enforcement.regulation, Enforcement.compliance_due_on
-        ).where(
-            Enforcement.rating.is_in(opening)
-            & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)
-            & Enforcement.compliance_due_on.is_not_null()
-        ):
-            notices.setdefault(n["rating"], []).append(
-                deadlines.WarningNotice(n["regulation"], n["compliance_due_on"])
-            )
+    notices = await ratings.warning_notices_of(
+        [c["opening_rating"] for c in cases if c["opening_rating"]]
+    )
     mine = await Action.select(
         Action.id,
         Action.title,
@@ -176,7 +166,15 @@ async def feed_for(viewer: Viewer) -> str:
     events = [
         event
         for case in cases
-        for event in case_events(case, notices.get(case["opening_rating"], []), viewer.role, today)
+        for event in case_events(
+            case,
+            [
+                deadlines.WarningNotice(n["regulation"], n["compliance_due_on"])
+                for n in notices.get(case["opening_rating"], [])
+            ],
+            viewer.role,
+            today,
+        )
     ]
     events += [action_event(a) for a in mine]
     return to_ics(events, f"improve: {viewer.name}")

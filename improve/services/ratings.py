@@ -235,6 +235,23 @@ async def enforcement_for(service_id: int) -> list[dict[str, Any]]:
     return rows
 
 
+async def warning_notices_of(rating_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The warning notices with a compliance date that came with these ratings, by rating
+    (one query; the reminder scan and the calendar ask it for every open case at once)."""
+    notices: dict[int, list[dict[str, Any]]] = {}
+    if not rating_ids:
+        return notices
+    for n in await Enforcement.select(
+        Enforcement.rating, Enforcement.regulation, Enforcement.compliance_due_on
+    ).where(
+        Enforcement.rating.is_in(rating_ids)
+        & (Enforcement.kind == EnforcementKind.WARNING_NOTICE)
+        & Enforcement.compliance_due_on.is_not_null()
+    ):
+        notices.setdefault(n["rating"], []).append(n)
+    return notices
+
+
 def better(a: str, b: str) -> bool:
     """Is rating a better than rating b? (Not rated compares as unknown: never better.)"""
     if not a or not b:

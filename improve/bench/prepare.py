@@ -125,7 +125,7 @@ COLD_TIMES = 5  # cold requests timed per endpoint (the median is reported)
 
 async def cold_requests(requests: dict[str, list[dict[str, Any]]]) -> dict[str, dict]:
     """What one request costs when no kept view can serve it (improve.snapshots): the
-    statements it sends to the database, counted at the engine (as tests/test_portfolio.py
+    statements it sends to the database, counted at the engine (as tests/conftest.py count_queries
     does), and the median of its time, with the real app called in-process."""
     import httpx
 

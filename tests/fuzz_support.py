@@ -17,6 +17,16 @@ from typing import Any
 
 import httpx
 import requests
+
+# Imported here, before any test starts its generating thread, although nothing below names
+# them: schemathesis imports its transports lazily, on the first `as_transport_kwargs`, and
+# pytest rewrites that import (schemathesis is a pytest plugin) with `ast.parse`. CPython 3.11
+# keeps one AST recursion depth for all threads, so parsing in the tests' loop while the
+# generating thread parses too can fail with "AST constructor recursion depth mismatch"
+# (seen once in CI). Loaded up front, nothing is parsed in the loop mid-run.
+import schemathesis.transport.asgi  # noqa: F401
+import schemathesis.transport.requests  # noqa: F401
+import schemathesis.transport.wsgi  # noqa: F401
 from conftest import World, api_token, viewer_of
 
 from improve.accounts.tables import (

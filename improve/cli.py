@@ -74,7 +74,9 @@ def cmd_migrate(_: argparse.Namespace) -> int:
             await db.release()
 
     refreshed = asyncio.run(run())
-    print(f"Migrations applied; measure summaries refreshed for {refreshed} service(s).")
+    from improve.words import counted
+
+    print(f"Migrations applied; measure summaries refreshed for {counted(refreshed, 'service')}.")
     return 0
 
 
@@ -170,7 +172,9 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
         report = _with_database(run)
     except Invalid as exc:
         return _refused(exc.errors, "Nothing was imported.")
-    print(f"Imported {len(locations)} location(s): {report.summary()}.")
+    from improve.words import counted
+
+    print(f"Imported {counted(len(locations), 'location')}: {report.summary()}.")
     for note in report.notes:
         print(f"  {note}")
     return 0

@@ -244,3 +244,15 @@ async def test_the_activity_page_filters_to_actions(plan, client):
     # before and after in words, as on the action's own page
     assert "<dt>Due date</dt><dd>1 Jun 2026</dd>" in page
     assert "<dt>Due date</dt><dd>15 Jun 2026</dd>" in page
+
+
+async def test_the_activity_page_reads_every_kind_of_event_in_words(plan, client):
+    """Not only actions: the case opening and its dates read as people write them."""
+    await log_in(client, plan["manager_row"])
+    page = (await client.get(f"/cases/{plan['case']['id']}/activity")).text
+    assert "<dt>Stage</dt><dd>Assessing</dd>" in page
+    assert "<dt>Action plan due</dt>" in page
+    for stored in ("action_plan_due_on", "expected_reinspection_on", "<dt>stage</dt>"):
+        assert stored not in page
+    csv = (await client.get(f"/cases/{plan['case']['id']}/activity.csv")).text
+    assert "action_plan_due_on" in csv  # the download keeps the audit log exact

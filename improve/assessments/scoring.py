@@ -25,6 +25,7 @@ from typing import Literal
 
 from improve.framework import KEY_QUESTIONS
 from improve.services.tables import RATING_LABELS, RatingValue
+from improve.words import counted
 
 ROUNDING_RULE = (
     "Percentages are rounded half up to a whole number (68.75% shows as 69%) and the band "
@@ -110,10 +111,6 @@ def label(rating: RatingValue) -> str:
     return RATING_LABELS[rating]
 
 
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
-
-
 def _words(count: int) -> str:
     return _NUMBER_WORDS[count] if count < len(_NUMBER_WORDS) else str(count)
 
@@ -170,7 +167,7 @@ def _limiter_text(band: RatingValue, rating: RatingValue, scores: Sequence[int])
     counts = Counter(scores)
     low = [s for s in (1, 2) if counts[s] and (band is RatingValue.OUTSTANDING or s == 1)]
     parts = [
-        f"{_plural(counts[s], 'quality statement')} scored {s} ({SCORE_MEANINGS[s]})" for s in low
+        f"{counted(counts[s], 'quality statement')} scored {s} ({SCORE_MEANINGS[s]})" for s in low
     ]
     text = (
         f"Limited to {label(rating)}: the score is in the {label(band)} band but "
@@ -238,7 +235,7 @@ def _blockers_text(scores: Sequence[int], target: RatingValue) -> str:
     if target is RatingValue.GOOD and 1 in scores:
         count = scores.count(1)
         return (
-            f"The {_plural(count, 'quality statement')} scored 1 must be raised first: "
+            f"The {counted(count, 'quality statement')} scored 1 must be raised first: "
             "while any statement scores 1, a Good-band score is limited to "
             "Requires improvement. "
         )
@@ -246,7 +243,7 @@ def _blockers_text(scores: Sequence[int], target: RatingValue) -> str:
         low = sorted({s for s in scores if s <= 2})
         count = sum(1 for s in scores if s <= 2)
         return (
-            f"The {_plural(count, 'quality statement')} scored {' or '.join(map(str, low))} "
+            f"The {counted(count, 'quality statement')} scored {' or '.join(map(str, low))} "
             "must be raised to 3 or more first: while any statement scores 1 or 2, an "
             "Outstanding-band score is limited to Good. "
         )
@@ -261,7 +258,7 @@ def _move_up_text(scores: Sequence[int], rating: RatingValue) -> str | None:
     raised = _raise_to(sorted_scores, target)
     points = sum(raised) - sum(sorted_scores)
     return (
-        f"{_blockers_text(scores, target)}{_plural(points, 'more point')} "
+        f"{_blockers_text(scores, target)}{counted(points, 'more point')} "
         f"(for example {_changes_text(sorted_scores, raised)}) would reach {label(target)}."
     )
 
@@ -281,7 +278,7 @@ def _move_down_text(scores: Sequence[int], band: RatingValue, rating: RatingValu
         after = _limited(_band_of(total - lost, maximum), has_one, has_one_or_two)
         if RANK[after] < RANK[rating]:
             break
-    text = f"Losing {_plural(lost, 'point')} would drop it to {label(after)}."
+    text = f"Losing {counted(lost, 'point')} would drop it to {label(after)}."
     if band is RatingValue.GOOD and rating is RatingValue.GOOD:
         text += (
             " Any single quality statement falling to 1 would also limit it to "
@@ -371,7 +368,7 @@ def _principle(given: Sequence[RatingValue]) -> tuple[RatingValue, str, list[str
     if outstanding:
         notes.append(
             "Not Outstanding overall: that needs at least two key questions Outstanding and "
-            f"all the rest Good ({_plural(outstanding, 'is', 'are')} Outstanding"
+            f"all the rest Good ({counted(outstanding, 'is', 'are')} Outstanding"
             f"{', 1 is Requires improvement' if ri else ''})."
         )
     return (

@@ -218,7 +218,7 @@ async def activity(
         offset=(page - 1) * FEED_PAGE,
     )
     total = await history.count(viewer, case_id, entity=entity, action=action)
-    await _action_changes_in_words(case, events)
+    await _changes_in_words(case, events)
     return Template(
         "cases/activity.html",
         context={
@@ -235,19 +235,25 @@ async def activity(
     )
 
 
-async def _action_changes_in_words(case: dict, events: list[dict]) -> None:
-    """An action's changes as its own page words them (owners by name, statuses and dates
-    as people write them); one query for the names, whatever the page holds."""
+async def _changes_in_words(case: dict, events: list[dict]) -> None:
+    """Every event's before and after in words (labels, statuses and dates as people
+    write them, owners by name); one query for the names, and only when an action's
+    event needs them."""
+    from improve import history_words
     from improve.plans import actions as plan_actions
     from improve.plans import domain as plans
 
-    if not any(e["entity"] == "action" and e["before"] for e in events):
-        return
-    service = await Service.select(Service.provider).where(Service.id == case["service"]).first()
-    names = {p["id"]: p["name"] for p in await plans.provider_people(service["provider"])}
+    names: dict[int, str] = {}
+    if any(e["entity"] == "action" for e in events):
+        service = (
+            await Service.select(Service.provider).where(Service.id == case["service"]).first()
+        )
+        names = {p["id"]: p["name"] for p in await plans.provider_people(service["provider"])}
     for e in events:
-        if e["entity"] == "action" and e["before"]:
+        if e["entity"] == "action" and e["before"]:  # the fields its own page follows
             e["words"] = plan_actions.readable_changes(e["before"], e["after"], names)
+        else:
+            e["words"] = history_words.in_words(e["entity"], e["before"], e["after"], names)
 
 
 @get("/cases/{case_id:int}/activity.csv", include_in_schema=False)

@@ -27,6 +27,7 @@ from improve.measures.catalog import Measure
 from improve.measures.tables import MeasureDefinition, MeasureUpload, MeasureValue
 from improve.services.tables import Service
 from improve.settings import get_settings
+from improve.words import counted
 
 MAX_CSV_ROWS = 20_000
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -214,7 +215,9 @@ class CsvRefused(Invalid):
     """A CSV with bad rows: every one listed, nothing written."""
 
     def __init__(self, rows: list[RowError]):
-        super().__init__({"file": f"{len(rows)} row(s) are not valid; nothing was saved"})
+        verb = "is" if len(rows) == 1 else "are"
+        rows_text = f"{counted(len(rows), 'row')} {verb} not valid"
+        super().__init__({"file": f"{rows_text}; nothing was saved"})
         self.rows = rows
 
 
@@ -253,7 +256,7 @@ async def upload_csv(viewer: Viewer, filename: str, content: bytes) -> dict[str,
                 entity="measure",
                 entity_id=None,
                 action="uploaded",
-                summary=f"{count} measure figure(s) uploaded from {filename[:100]}",
+                summary=f"{counted(count, 'measure figure')} uploaded from {filename[:100]}",
             )
     return {"rows": len(rows), "services": len(_count_by_service(rows))}
 
@@ -396,7 +399,8 @@ def action_effect(rc: runchart.RunChart | None, verified_on: dt.date | None) -> 
     months = len(after)
     return {
         "state": "no_signal",
-        "text": f"No shift or trend since it was verified ({months} month(s) of figures since)",
+        "text": "No shift or trend since it was verified "
+        f"({counted(months, 'month')} of figures since)",
     }
 
 

@@ -16,6 +16,7 @@ from improve.web.auth import CurrentViewer
 from improve.web.downloads import csv_download
 from improve.web.forms import form_dict
 from improve.web.params import Id
+from improve.words import counted
 
 MAX_UPLOAD = 5 * 1024 * 1024
 
@@ -128,7 +129,8 @@ async def upload_measures(request: Request, viewer: CurrentViewer) -> Template:
         return await _org_page(viewer, 400, errors=exc.errors)
     return await _org_page(
         viewer,
-        message=f"{result['rows']} figure(s) saved for {result['services']} service(s).",
+        message=f"{counted(result['rows'], 'figure')} saved for "
+        f"{counted(result['services'], 'service')}.",
     )
 
 

@@ -112,10 +112,6 @@ def with_unit(value: float, unit: str) -> str:
     return f"{format_value(value)} {unit}" if unit else format_value(value)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 # --- analysis ---------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from improve import access, clock, history
+from improve import access, clock, history, history_words
 from improve.access import Viewer
 from improve.cases import domain as cases
 from improve.db import write_tx
@@ -205,23 +205,15 @@ HISTORY_FIELDS = {
 def readable_changes(
     before: dict[str, Any] | None, after: dict[str, Any] | None, names: dict[int, str]
 ) -> list[dict[str, str]]:
-    """One history event's changes as label, was and now, in words (status labels,
-    people's names, dates as a person writes them)."""
+    """One history event's changes to the fields people follow, as label, was and now,
+    in words (status labels, people's names, dates as a person writes them)."""
     before, after = before or {}, after or {}
-
-    def word(field: str, value: Any) -> str:
-        if value in (None, ""):
-            return "—" if field != "owner" else "not assigned"
-        if field == "status":
-            return plans.ACTION_STATUSES.get(value, str(value))
-        if field == "owner":
-            return names.get(value, "someone no longer listed")
-        if field == "due_on":
-            return dt.date.fromisoformat(str(value)).strftime("%-d %b %Y")
-        return str(value)
-
     return [
-        {"label": label, "was": word(field, before.get(field)), "now": word(field, after[field])}
+        {
+            "label": label,
+            "was": history_words.word("action", field, before.get(field), names),
+            "now": history_words.word("action", field, after[field], names),
+        }
         for field, label in HISTORY_FIELDS.items()
         if field in after
     ]

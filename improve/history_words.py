@@ -83,7 +83,7 @@ HIDDEN = {"sha256", "stored_name", "note_id", "template", "framework", "version"
 
 PEOPLE = {"owner", "done_by", "verified_by"}
 
-EMPTY = {"owner": "not assigned"}
+EMPTY = {"owner": "not assigned", "level": "none set"}
 
 EVIDENCE_KINDS = {"text": "Written note", "link": "Link", "file": "File"}
 

@@ -184,3 +184,37 @@ async def test_a_visit_without_a_date_is_refused_by_name(council):
     with pytest.raises(Invalid) as bad:
         await monitoring.record_visit(council["viewer"], council["quiet"]["id"], {"outcome": "x"})
     assert bad.value.errors["visited_on"] == "is required"
+
+
+async def test_the_history_says_whether_a_level_changed_or_only_its_review_date(council):
+    from improve.cases.tables import AuditEvent
+    from improve.history_words import in_words
+
+    await monitoring.add_default_levels(council["viewer"])
+    levels = {
+        lv["name"]: lv for lv in await monitoring.levels_of(council["viewer"].organisation_id)
+    }
+    home = council["home"]["id"]
+    with clock.frozen(NOW):
+        for review_on in ("2026-06-20", "2026-07-01"):
+            await monitoring.set_level(
+                council["viewer"],
+                home,
+                {"level": levels["Provider concerns"]["id"], "review_on": review_on},
+            )
+    events = (
+        await AuditEvent.select(AuditEvent.summary, AuditEvent.before, AuditEvent.after)
+        .where((AuditEvent.service == home) & (AuditEvent.entity == "monitoring"))
+        .order_by(AuditEvent.id)
+        .output(load_json=True)
+    )
+    assert [e["summary"].split(": ", 1)[1] for e in events] == [
+        "monitoring level none → Provider concerns, next review 20 Jun 2026",
+        "monitoring level kept at Provider concerns, next review 1 Jul 2026",
+    ]
+    assert in_words("monitoring", events[1]["before"], events[1]["after"]) == [
+        {"label": "Monitoring level", "was": "Provider concerns", "now": "Provider concerns"},
+        {"label": "Review level by", "was": "20 Jun 2026", "now": "1 Jul 2026"},
+    ]
+    first = in_words("monitoring", events[0]["before"], events[0]["after"])
+    assert first[0] == {"label": "Monitoring level", "was": "none set", "now": "Provider concerns"}

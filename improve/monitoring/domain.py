@@ -212,7 +212,8 @@ async def set_level(viewer: Viewer, service_id: int, data: dict[str, Any]) -> di
             ],
         )
         case = await cases.open_case_for(service_id)
-        was = before["level_name"] if before else "none"
+        was = before["level_name"] if before else None
+        moved = f"{was or 'none'} → {level['name']}" if was != level["name"] else "kept at " + was
         await history.record(
             actor=viewer,
             service_id=service_id,
@@ -220,9 +221,9 @@ async def set_level(viewer: Viewer, service_id: int, data: dict[str, Any]) -> di
             entity="monitoring",
             entity_id=None,
             action="level_set",
-            summary=f"{viewer.organisation_name}: monitoring level {was} → {level['name']}, "
+            summary=f"{viewer.organisation_name}: monitoring level {moved}, "
             f"next review {review_on:%-d %b %Y}",
-            before={"level": was},
+            before={"level": was, "review_on": before["review_on"] if before else None},
             after={"level": level["name"], "review_on": review_on},
         )
     return await status_of(viewer, service_id) or {}

@@ -18,7 +18,7 @@ from improve.plans.domain import ACTION_STATUSES
 from improve.plans.playbooks import THEMES
 from improve.reviews.domain import AUDIENCES, CONFIDENCE, RAG
 from improve.services.tables import RATING_LABELS
-from improve.words import counted
+from improve.words import counted, file_size
 
 LABELS = {
     # cases
@@ -76,6 +76,7 @@ LABELS = {
     "file_name": "File",
     "content_type": "File type",
     "size": "Size",
+    "reason": "Why withdrawn",
 }
 
 # Kept in the history and its CSV, but nothing a reader needs on the page.
@@ -122,10 +123,6 @@ def _statement(item_id: str) -> str:
     return item_id
 
 
-def _size(value: int) -> str:
-    return f"{value:,} bytes" if value < 1024 else f"{value / 1024:,.0f} KB"
-
-
 def word(entity: str, field: str, value: Any, names: dict[int, str] | None = None) -> str:
     """One stored value as a person would write it."""
     if value is None or value == "" or value == [] or value == {}:
@@ -146,7 +143,7 @@ def word(entity: str, field: str, value: Any, names: dict[int, str] | None = Non
     if field == "findings":
         return counted(len(value), "finding")
     if field == "size" and isinstance(value, int):
-        return _size(value)
+        return file_size(value)
     if field == "regulation":
         return f"Regulation {value}"
     if isinstance(value, list):

@@ -93,6 +93,7 @@ MATRIX = [
     Entry("POST", "/actions/{action_id:int}/evidence", EDIT, {"text": ""}),
     Entry("POST", "/findings/{finding_id:int}/evidence", EDIT, {"text": ""}),
     Entry("GET", "/evidence/{evidence_id:int}/download", VIEW),
+    Entry("POST", "/evidence/{evidence_id:int}/withdraw", EDIT, {"reason": ""}),
     Entry("GET", "/my/actions", USER),
     Entry("GET", "/cases/{case_id:int}/plan/print", VIEW),
     Entry("GET", "/cases/{case_id:int}/plan.csv", VIEW),
@@ -204,6 +205,7 @@ MATRIX = [
     Entry("GET", "/api/v1/actions/{action_id:int}/evidence", VIEW),
     Entry("POST", "/api/v1/findings/{finding_id:int}/evidence", EDIT, FORM),
     Entry("GET", "/api/v1/evidence/{evidence_id:int}/download", VIEW),
+    Entry("POST", "/api/v1/evidence/{evidence_id:int}/withdraw", EDIT, {"reason": ""}),
     Entry("GET", "/api/v1/cases/{case_id:int}/plan/export", VIEW),
     Entry("GET", "/api/v1/cases/{case_id:int}/reviews", VIEW),
     Entry(

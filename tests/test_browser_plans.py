@@ -105,6 +105,21 @@ async def test_an_action_is_done_then_verified_by_the_quality_lead(
     await page.get_by_role("button", name="Add evidence").click()
     await page.wait_for_load_state("networkidle")
     assert "policy.pdf" in await page.locator("#evidence").inner_text()
+    # a file uploaded to the wrong action is withdrawn: gone from the page, reason kept
+    wrong = tmp_path / "wrong.pdf"
+    wrong.write_bytes(b"%PDF-1.4 another home's MAR chart")
+    await page.get_by_label("File").set_input_files(str(wrong))
+    await page.get_by_role("button", name="Add evidence").click()
+    await page.wait_for_load_state("networkidle")
+    item = page.locator("#evidence li", has_text="wrong.pdf")
+    await item.locator("summary").click()
+    await item.get_by_label("Why withdraw it?").fill("Another home's chart")
+    await visit(page, "evidence-withdraw")
+    await item.get_by_role("button", name="Confirm withdrawal").click()
+    await page.wait_for_load_state("networkidle")
+    listed = await page.locator("#evidence").inner_text()
+    assert "wrong.pdf" not in listed and "Another home's chart" in listed
+    assert "policy.pdf" in listed
     await page.get_by_label("Status").select_option("done")
     await page.get_by_label("Progress note").fill("Policy rewritten and read by all seniors.")
     await page.get_by_role("button", name="Save").click()

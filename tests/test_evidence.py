@@ -11,7 +11,7 @@ from conftest import api_token, csrf_token, log_in, viewer_of
 
 from improve.accounts.tables import OrgKind, Role
 from improve.cases import domain as cases
-from improve.errors import Invalid
+from improve.errors import Invalid, NotFound
 from improve.evidence import domain as evidence
 from improve.evidence.tables import Evidence
 from improve.plans import domain as plans
@@ -163,3 +163,77 @@ async def test_upload_through_the_page_and_the_api(client, action):
         headers={"Authorization": f"Bearer {token}"},
     )
     assert [e["kind"] for e in listed.json()] == ["file", "link"]
+
+
+async def test_withdrawn_evidence_keeps_who_when_and_why_and_loses_its_file(action, world):
+    from improve import history
+    from improve.errors import Conflict
+
+    row = await evidence.add(
+        action["me"],
+        action_id=action["action"]["id"],
+        text="MAR chart for Mrs A Smith",
+        file_name="a-smith-mar.pdf",
+        content=PDF,
+    )
+    stored = evidence.upload_dir() / row["stored_name"]
+    with pytest.raises(Invalid) as no_reason:
+        await evidence.withdraw(action["me"], row["id"], "  ")
+    assert "say why" in no_reason.value.errors["reason"]
+    assert stored.is_file()  # refused: nothing changed
+    stranger = viewer_of(await world.user(await world.org(OrgKind.PROVIDER), Role.QUALITY_LEAD))
+    with pytest.raises(NotFound):
+        await evidence.withdraw(stranger, row["id"], "not theirs to withdraw")
+
+    gone = await evidence.withdraw(action["me"], row["id"], "A resident's name in the file")
+    assert not stored.exists()
+    assert gone["withdrawn_by_name"] == action["me"].name
+    assert gone["withdrawn_reason"] == "A resident's name in the file"
+    assert (gone["text"], gone["file_name"], gone["stored_name"]) == ("", "", "")
+    assert gone["kind"] == "file" and gone["size"] == len(PDF)  # what it was stays
+    with pytest.raises(Conflict):
+        await evidence.withdraw(action["me"], row["id"], "again")
+    with pytest.raises(NotFound, match="withdrawn by .*: A resident's name"):
+        await evidence.file_for_download(action["me"], row["id"])
+    events = await history.feed(action["me"], action["case"]["id"], entity="evidence")
+    assert events[0]["action"] == "withdrawn"
+    assert events[0]["summary"] == "Evidence withdrawn: A resident's name in the file"
+
+
+async def test_withdrawing_through_the_page_and_the_api(client, action):
+    note = await evidence.add(action["me"], action_id=action["action"]["id"], text="Wrong home")
+    link = await evidence.add(
+        action["me"], finding_id=action["finding"]["id"], url="https://intranet.example/x"
+    )
+    await log_in(client, action["manager"])
+    page = (await client.get(f"/actions/{action['action']['id']}")).text
+    assert f'action="/evidence/{note["id"]}/withdraw"' in page
+    csrf = await csrf_token(client)
+    refused = await client.post(
+        f"/evidence/{note['id']}/withdraw", data={"_csrf_token": csrf, "reason": ""}
+    )
+    assert refused.status_code == 400
+    assert 'href="#f-reason"' in refused.text and 'id="f-reason"' in refused.text
+    assert "<details open>" in refused.text and "Wrong home" in refused.text
+    done = await client.post(
+        f"/evidence/{note['id']}/withdraw",
+        data={"_csrf_token": csrf, "reason": "Belongs to another home"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/actions/{action['action']['id']}#evidence"
+    page = (await client.get(f"/actions/{action['action']['id']}")).text
+    assert "Wrong home" not in page and "Belongs to another home" in page
+    assert f'action="/evidence/{note["id"]}/withdraw"' not in page  # once is enough
+
+    token = await api_token(action["manager"])
+    auth = {"Authorization": f"Bearer {token}"}
+    bad = await client.post(f"/api/v1/evidence/{link['id']}/withdraw", headers=auth, json={})
+    assert bad.status_code in (400, 422) and "reason" in bad.text
+    api = await client.post(
+        f"/api/v1/evidence/{link['id']}/withdraw", headers=auth, json={"reason": "Dead link"}
+    )
+    assert api.status_code == 200, api.text
+    body = api.json()
+    assert body["url"] == "" and body["withdrawn_reason"] == "Dead link"
+    assert body["withdrawn_by"] == action["me"].name and body["download"] is None

@@ -488,6 +488,8 @@ async def hostile(world):
     action = await actions.get_action(me, added[0]["id"])
     await actions.update(me, action["id"], {"note": payload("xnote")}, version=action["version"])
     await evidence.add(me, action_id=action["id"], text=payload("xevidence"))
+    wrong = await evidence.add(me, action_id=action["id"], text="a note on the wrong action")
+    await evidence.withdraw(me, wrong["id"], payload("xwithdrawn"))
     review = await reviews.record(
         me,
         case["id"],
@@ -587,11 +589,11 @@ PAGES = {
         ("/cases/{case}", {"xsvc", "xfinding"}),
         ("/cases/{case}/findings/new", {"xsvc"}),
         ("/findings/{finding}/edit", {"xfinding"}),
-        ("/cases/{case}/activity", {"xaction", "xuser"}),
+        ("/cases/{case}/activity", {"xaction", "xuser", "xwithdrawn"}),
         ("/cases/{case}/plan", {"xaction", "xfinding"}),
         ("/cases/{case}/plan/build", {"xfinding"}),
         ("/cases/{case}/plan/print", {"xaction", "xfinding"}),
-        ("/actions/{action}", {"xaction", "xnote", "xevidence", "xfinding"}),
+        ("/actions/{action}", {"xaction", "xnote", "xevidence", "xwithdrawn", "xfinding"}),
         ("/cases/{case}/reviews/new", {"xsvc"}),
         ("/reviews/{review}", {"xattendees", "xrnotes", "xdecisions"}),
         ("/my/actions", {"xaction"}),

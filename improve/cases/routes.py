@@ -133,7 +133,13 @@ async def change_dates(request: Request, viewer: CurrentViewer, case_id: Id) -> 
 
 
 async def _finding_page(
-    viewer, case: dict, values: dict, errors: dict, finding: dict | None = None, status: int = 200
+    viewer,
+    case: dict,
+    values: dict,
+    errors: dict,
+    finding: dict | None = None,
+    status: int = 200,
+    withdrawing: int | None = None,
 ) -> Template:
     return Template(
         "cases/finding_form.html",
@@ -144,6 +150,7 @@ async def _finding_page(
             "errors": errors,
             "finding": finding,
             "evidence": await evidence_for(viewer, finding),
+            "withdrawing": withdrawing,
             "framework": framework.get(values.get("framework") or "saf"),
             **_labels(),
         },

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import re
 import secrets
@@ -22,9 +23,11 @@ from improve import access, clock, history
 from improve.access import Viewer
 from improve.cases import domain as cases
 from improve.db import write_tx
-from improve.errors import Invalid, NotFound
+from improve.errors import Conflict, Invalid, NotFound
 from improve.evidence.tables import Evidence
 from improve.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 TYPES = {
     "application/pdf": "PDF",
@@ -201,6 +204,9 @@ COLUMNS = (
     Evidence.size,
     Evidence.uploaded_by_name,
     Evidence.uploaded_at,
+    Evidence.withdrawn_at,
+    Evidence.withdrawn_by_name,
+    Evidence.withdrawn_reason,
 )
 
 
@@ -238,9 +244,71 @@ async def for_finding(viewer: Viewer, finding_id: int) -> list[dict[str, Any]]:
 async def file_for_download(viewer: Viewer, evidence_id: int) -> tuple[Path, dict[str, Any]]:
     """The stored file of evidence the viewer can see (404 otherwise)."""
     row = await get(viewer, evidence_id)
+    if row["withdrawn_at"] is not None:
+        raise NotFound(
+            f"This evidence was withdrawn by {row['withdrawn_by_name']} on "
+            f"{row['withdrawn_at']:%-d %b %Y}: {row['withdrawn_reason']}"
+        )
     if row["kind"] != "file":
         raise NotFound("This evidence has no file")
     path = upload_dir() / row["stored_name"]
     if not path.is_file():
         raise NotFound("The file is missing from storage")
     return path, row
+
+
+MAX_REASON = 500
+
+
+async def withdraw(viewer: Viewer, evidence_id: int, reason: str) -> dict[str, Any]:
+    """Withdraw evidence added by mistake: the row stays, saying who withdrew it, when and
+    why; the file is deleted and the note, link and file name are emptied, so what should
+    not have been shared is gone from the page and from storage. Anyone who can edit the
+    case may do it, on a closed case too (a wrong file must not stay for ever)."""
+    row = await get(viewer, evidence_id)
+    case = await cases.editable_case(viewer, row["case"])
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid({"reason": "say why it is withdrawn, for the case's history"})
+    if len(reason) > MAX_REASON:
+        raise Invalid({"reason": f"must be at most {MAX_REASON} characters"})
+    async with write_tx():
+        updated = (
+            await Evidence.update(
+                {
+                    Evidence.withdrawn_at: clock.now(),
+                    Evidence.withdrawn_by_name: viewer.name,
+                    Evidence.withdrawn_reason: reason,
+                    Evidence.text: "",
+                    Evidence.url: "",
+                    Evidence.file_name: "",
+                    Evidence.stored_name: "",
+                }
+            )
+            .where((Evidence.id == evidence_id) & Evidence.withdrawn_at.is_null())
+            .returning(Evidence.id)
+        )
+        if not updated:
+            raise Conflict("This evidence was already withdrawn")
+        await history.record(
+            actor=viewer,
+            service_id=case["service"],
+            case_id=case["id"],
+            entity="evidence",
+            entity_id=evidence_id,
+            action="withdrawn",
+            summary=f"Evidence withdrawn: {reason}"[:300],
+            after={"reason": reason},
+        )
+    if row["stored_name"]:
+        _delete_file(row["stored_name"])
+    return await get(viewer, evidence_id)
+
+
+def _delete_file(stored_name: str) -> None:
+    """After the commit, so a refused withdrawal never loses a file. A file that cannot
+    be deleted is logged: the row already refuses to serve it."""
+    try:
+        (upload_dir() / stored_name).unlink(missing_ok=True)
+    except OSError:
+        log.exception("could not delete the withdrawn evidence file %s", stored_name)

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, JSONBody
 from litestar.response import File, Redirect, Template
 
 from improve.api.documented import WRITE_ERRORS
@@ -87,6 +87,38 @@ async def download(viewer: CurrentViewer, evidence_id: Id) -> File:
     return _download(path, row)
 
 
+@post("/evidence/{evidence_id:int}/withdraw", include_in_schema=False)
+async def withdraw(request: Request, viewer: CurrentViewer, evidence_id: Id) -> Template | Redirect:
+    row = await evidence.get(viewer, evidence_id)  # scope before reading the body
+    form = await request.form()
+    try:
+        await evidence.withdraw(viewer, evidence_id, str(form.get("reason") or ""))
+    except Invalid as exc:
+        return await _page_of(viewer, row, exc.errors)
+    return Redirect(_page_url(row) + "#evidence", status_code=303)
+
+
+def _page_url(row: dict[str, Any]) -> str:
+    if row["action"] is not None:
+        return f"/actions/{row['action']}"
+    return f"/findings/{row['finding']}/edit"
+
+
+async def _page_of(viewer, row: dict[str, Any], errors: dict) -> Template:
+    """The page the evidence is listed on, with the refused withdrawal open."""
+    from improve.cases import domain as cases
+    from improve.cases.routes import _finding_page
+    from improve.plans.routes import _action_page
+
+    if row["action"] is not None:
+        return await _action_page(viewer, row["action"], errors, 400, withdrawing=row["id"])
+    finding = await cases.get_finding(viewer, row["finding"])
+    case = await cases.get_case(viewer, finding["case"])
+    return await _finding_page(
+        viewer, case, finding, errors, finding, status=400, withdrawing=row["id"]
+    )
+
+
 # --- API ------------------------------------------------------------------------------
 
 
@@ -108,10 +140,16 @@ class EvidenceOut(msgspec.Struct):
     uploaded_by: str
     uploaded_at: Any
     download: str | None
+    withdrawn_at: Any = None
+    withdrawn_by: str = ""
+    withdrawn_reason: str = ""
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> EvidenceOut:
-        link = f"/api/v1/evidence/{row['id']}/download" if row["kind"] == "file" else None
+        withdrawn = row["withdrawn_at"] is not None
+        link = None
+        if row["kind"] == "file" and not withdrawn:
+            link = f"/api/v1/evidence/{row['id']}/download"
         return cls(
             row["id"],
             row["kind"],
@@ -123,6 +161,9 @@ class EvidenceOut(msgspec.Struct):
             row["uploaded_by_name"],
             row["uploaded_at"],
             link,
+            row["withdrawn_at"],
+            row["withdrawn_by_name"],
+            row["withdrawn_reason"],
         )
 
 
@@ -159,6 +200,23 @@ async def api_add_to_finding(
     return await _api_add(viewer, data, finding_id=finding_id)
 
 
+class WithdrawBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(description="Why it is withdrawn (kept in the history)")]
+
+
+@post(
+    "/evidence/{evidence_id:int}/withdraw",
+    summary="Withdraw evidence added by mistake: its file is deleted, its note, link and "
+    "file name emptied; who, when and why are kept",
+    raises=WRITE_ERRORS,
+    status_code=200,
+)
+async def api_withdraw(
+    viewer: CurrentViewer, evidence_id: Id, data: JSONBody[WithdrawBody]
+) -> EvidenceOut:
+    return EvidenceOut.of(await evidence.withdraw(viewer, evidence_id, data.reason))
+
+
 @get("/actions/{action_id:int}/evidence", summary="An action's evidence", raises=WRITE_ERRORS)
 async def api_action_evidence(viewer: CurrentViewer, action_id: Id) -> list[EvidenceOut]:
     from improve.plans import actions
@@ -180,5 +238,11 @@ async def api_download(viewer: CurrentViewer, evidence_id: Id) -> File:
     return _download(path, {**row, "content_type": "application/octet-stream"})
 
 
-PAGE_ROUTES = [add_to_action, add_to_finding, download]
-API_ROUTES = [api_add_to_action, api_add_to_finding, api_action_evidence, api_download]
+PAGE_ROUTES = [add_to_action, add_to_finding, download, withdraw]
+API_ROUTES = [
+    api_add_to_action,
+    api_add_to_finding,
+    api_withdraw,
+    api_action_evidence,
+    api_download,
+]

@@ -11,6 +11,10 @@ class Evidence(Table, tablename="evidence"):
 
     Files live under IMPROVE_UPLOAD_DIR with a random name; the row keeps the name the
     person gave, the type found by reading the content, the size and a SHA-256.
+
+    Withdrawn evidence (a wrong file, a resident's details where they should not be)
+    keeps its row, with who withdrew it, when and why; its file is deleted and its note,
+    link and file name are emptied.
     """
 
     case = ForeignKey(references=Case, on_delete=OnDelete.restrict, null=False, index=True)
@@ -31,3 +35,6 @@ class Evidence(Table, tablename="evidence"):
     uploaded_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
     uploaded_by_name = Varchar(length=200, default="")
     uploaded_at = Timestamptz()
+    withdrawn_at = Timestamptz(null=True, default=None)
+    withdrawn_by_name = Varchar(length=200, default="")
+    withdrawn_reason = Text(default="")

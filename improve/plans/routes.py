@@ -153,7 +153,11 @@ ROUTES = [plan_page, builder_page, commit_plan]
 
 
 async def _action_page(
-    viewer, action_id: int, errors: dict | None = None, status: int = 200
+    viewer,
+    action_id: int,
+    errors: dict | None = None,
+    status: int = 200,
+    withdrawing: int | None = None,
 ) -> Template:
     from improve.plans import actions
 
@@ -176,6 +180,7 @@ async def _action_page(
             "errors": errors or {},
             "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
             "evidence": await evidence.for_action(viewer, action_id),
+            "withdrawing": withdrawing,
         },
         status_code=status,
     )

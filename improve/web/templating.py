@@ -17,6 +17,7 @@ from improve import clock
 from improve.accounts.people import ORG_KIND_LABELS, ROLE_LABELS
 from improve.paths import TEMPLATES_DIR
 from improve.settings import get_settings
+from improve.words import file_size
 
 
 def _when(value: datetime | None) -> str:
@@ -43,6 +44,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["day"] = _day
+    env.filters["filesize"] = file_size
     env.globals["ROLE_LABELS"] = ROLE_LABELS
     env.globals["ORG_KIND_LABELS"] = ORG_KIND_LABELS
     env.globals["max_mb"] = get_settings().upload_max_mb

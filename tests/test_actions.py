@@ -69,6 +69,7 @@ async def plan(world):
         "actions": rows,
         "commissioner": viewer_of(commissioner),
         "manager_row": manager,
+        "lead_row": lead,
     }
 
 
@@ -256,3 +257,62 @@ async def test_the_activity_page_reads_every_kind_of_event_in_words(plan, client
         assert stored not in page
     csv = (await client.get(f"/cases/{plan['case']['id']}/activity.csv")).text
     assert "action_plan_due_on" in csv  # the download keeps the audit log exact
+
+
+async def test_an_owner_who_has_left_is_flagged_and_kept_until_someone_chooses_another(
+    plan, client
+):
+    """A deactivated owner's open actions are named on the plan and the case page; saving
+    the action's form keeps them as owner (it used to drop them silently) until a new owner
+    is chosen, and someone who has left cannot be chosen anew."""
+    me, lead = plan["manager"], plan["lead"]
+    action, other = plan["actions"]
+    manager = plan["manager_row"]
+    await people.update_user(
+        manager["id"], name=manager["name"], role=manager["role"], active=False
+    )
+    rows = await plans.actions_of(lead, plan["case"]["id"])
+    assert [a["owner_left"] for a in rows] == [True, False]  # the other has no owner
+    assert [a["id"] for a in plans.owners_left(rows)] == [action["id"]]
+
+    kept = await actions.update(
+        lead,
+        action["id"],
+        {"status": "in_progress", "owner": str(me.user_id), "note": "Picked up"},
+        version=action["version"],
+    )
+    assert kept["owner"] == me.user_id and kept["status"] == "in_progress"
+    with pytest.raises(Invalid) as refused:
+        await actions.update(lead, other["id"], {"owner": me.user_id}, version=other["version"])
+    assert "owner" in refused.value.errors
+
+    await log_in(client, plan["lead_row"])
+    page = (await client.get(f"/cases/{plan['case']['id']}/plan")).text
+    assert "1 open action is owned by someone who has left" in page
+    assert f"({me.name})" in page and "Tick it below and give it a new owner." in page
+    case_page = (await client.get(f"/cases/{plan['case']['id']}")).text
+    assert "1 open action owned by someone who has left" in case_page
+    action_page = (await client.get(f"/actions/{action['id']}")).text
+    assert f'<option value="{me.user_id}" selected>{me.name} (has left' in action_page
+
+    await actions.update(lead, action["id"], {"owner": str(lead.user_id)}, version=kept["version"])
+    page = (await client.get(f"/cases/{plan['case']['id']}/plan")).text
+    assert "owned by someone who has left" not in page
+
+
+async def test_the_admin_sees_what_a_leaver_holds(plan, world, client):
+    from improve.admin import handover
+
+    manager = plan["manager_row"]
+    held = await handover.held_by(manager["id"])
+    assert [s["id"] for s in held["services"]] == [plan["case"]["service"]]
+    assert [(c["case_id"], c["open_actions"]) for c in held["cases"]] == [(plan["case"]["id"], 1)]
+    await actions.update(plan["manager"], plan["actions"][0]["id"], {"status": "done"}, version=1)
+    assert (await handover.held_by(manager["id"]))["cases"] == []  # done is not held
+
+    await log_in(client, await world.admin())
+    page = (await client.get(f"/admin/users/{manager['id']}")).text
+    assert "Registered manager of" in page and "Before they leave" in page
+    assert f'href="/admin/services/{plan["case"]["service"]}"' in page
+    lead_page = (await client.get(f"/admin/users/{plan['lead_row']['id']}")).text
+    assert "nothing to hand over" in lead_page

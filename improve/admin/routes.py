@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from improve.accounts import people
 from improve.accounts.tables import OrgKind, Role
+from improve.admin import handover
 from improve.errors import Invalid
 from improve.services import cqc, importer
 from improve.services import domain as services
@@ -167,6 +168,7 @@ async def _user_page(
         viewer,
         status,
         user=await people.user(user_id),
+        held=await handover.held_by(user_id),
         roles={r: people.ROLE_LABELS[r] for r in Role},
         errors=errors,
         message=extra.get("message"),

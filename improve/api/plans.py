@@ -49,6 +49,7 @@ class ActionOut(msgspec.Struct):
     overdue: bool
     finding_ids: list[int]
     version: int
+    owner_left: bool = msgspec.field(default=False)  # the owner's account is inactive
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ActionOut:
@@ -66,6 +67,7 @@ class ActionOut(msgspec.Struct):
             row["overdue"],
             row["finding_ids"],
             row["version"],
+            row["owner_left"],
         )
 
 

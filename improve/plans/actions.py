@@ -129,7 +129,9 @@ async def update(
         except Invalid as exc:
             errors.update(exc.errors)
     if "owner" in data:
-        owners = await plans._owners(row["provider"])  # read with the edit check
+        # the owner kept as is needs no check: one who has left stays until someone
+        # chooses a new one, rather than vanishing when a status is saved
+        owners = await plans._owners(row["provider"]) | {row["owner"]}
         try:
             changes["owner"] = plans._owner({"owner": data["owner"]}, owners)
         except Invalid as exc:

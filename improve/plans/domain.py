@@ -54,6 +54,7 @@ ACTION_COLUMNS = (
     Action.measure,
     Action.owner,
     Action.owner.name.as_alias("owner_name"),
+    Action.owner.active.as_alias("owner_active"),
     Action.owner_role,
     Action.due_on,
     Action.status,
@@ -70,6 +71,7 @@ PROGRESS_COLUMNS = (
     Action.theme,
     Action.title,
     Action.owner.name.as_alias("owner_name"),
+    Action.owner.active.as_alias("owner_active"),
     Action.due_on,
     Action.status,
     Action.blocked_reason,
@@ -118,8 +120,10 @@ async def actions_in(case_id: int, columns=ACTION_COLUMNS) -> list[dict[str, Any
 
 
 def derive(row: dict[str, Any], today) -> None:
-    """What an action's row shows but never stores: overdue, and its theme's name."""
+    """What an action's row shows but never stores: overdue, whether its owner has left
+    (an account made inactive: nobody is reminded of it), and its theme's name."""
     row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
+    row["owner_left"] = bool(row.get("owner_name")) and not row.get("owner_active", True)
     row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
 
 
@@ -388,6 +392,11 @@ def proposal_defaults(proposals: list[Proposal]) -> dict[str, tuple[int, ...]]:
     return {p.template.id: p.finding_ids for p in proposals}
 
 
+def owners_left(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Open actions whose owner has left: someone must give them a new owner."""
+    return [a for a in actions if a.get("owner_left") and a["status"] not in FINISHED]
+
+
 def summary(actions: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
     """Progress per theme and overall, what is overdue and what is due this week."""
     week = today + dt.timedelta(days=7)
@@ -419,6 +428,7 @@ def summary(actions: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
             a for a in actions if today <= a["due_on"] <= week and a["status"] not in FINISHED
         ],
         "blocked": [a for a in actions if a["status"] == "blocked"],
+        "owners_left": owners_left(actions),
     }
 
 

@@ -44,6 +44,7 @@ async def _plan_page(
             "viewer": viewer,
             "case": case,
             "actions": actions,
+            "orphaned": plans.owners_left(actions),
             "coverage": plans._coverage(findings, actions),
             "THEMES": THEMES,
             "STATUSES": plans.ACTION_STATUSES,

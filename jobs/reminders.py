@@ -196,6 +196,18 @@ async def _scan(today: dt.date) -> dict[str, Any]:
         case = by_case.get(a["case_id"])
         if case is None:
             continue
+        if a["owner"] not in users:  # none chosen, or the owner's account is inactive
+            due += rules.action_needs_owner(
+                action_id=a["id"],
+                case_id=a["case_id"],
+                title=a["title"],
+                due_on=a["due_on"],
+                managers=[case["manager"]]
+                if case["manager"] in users
+                else leads.get(case["provider"], []),
+                today=today,
+                days_before=settings.action_reminder_days,
+            )
         due += rules.action_due_soon(
             action_id=a["id"],
             case_id=a["case_id"],

@@ -606,3 +606,68 @@ async def test_digests_can_be_turned_off_in_the_profile(client, world):
     assert row["digests_enabled"] is False
     page = await client.get("/profile")
     assert 'id="f-digests"' in page.text and "always come" in page.text
+
+
+async def test_an_action_due_soon_with_nobody_to_do_it_goes_to_the_manager_once(world):
+    from improve.accounts import people
+
+    assert (
+        rules.action_needs_owner(
+            action_id=9,
+            case_id=1,
+            title="Fix",
+            due_on=dt.date(2026, 5, 30),
+            managers=[5],
+            today=dt.date(2026, 5, 15),
+            days_before=7,
+        )
+        == []
+    )  # not due soon yet
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER, name="Mo Manager")
+    leaver = await world.user(provider, Role.REGISTERED_MANAGER, name="Lou Leaver")
+    service = await world.service(provider, manager)
+    me = viewer_of(manager)
+    with clock.frozen(OPENED):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        case = await cases.open_case(me, service["id"])
+        await plans.commit(
+            me,
+            case["id"],
+            [],
+            [
+                {"title": "Unowned", "theme": "staffing", "due_on": "2026-05-20"},
+                {
+                    "title": "Leaver's",
+                    "theme": "staffing",
+                    "due_on": "2026-05-19",
+                    "owner": leaver["id"],
+                },
+                {
+                    "title": "Manager's",
+                    "theme": "staffing",
+                    "due_on": "2026-05-20",
+                    "owner": manager["id"],
+                },
+            ],
+        )
+    await people.update_user(leaver["id"], name=leaver["name"], role=leaver["role"], active=False)
+    now = dt.datetime(2026, 5, 16, 7, tzinfo=dt.UTC)
+    await run_once("reminders", now)
+    again = await run_once("reminders", now)
+    assert again["written"] == 0
+    rows = [r for r in await _mine(case["id"]) if r["kind"].startswith("action_")]
+    assert sorted((r["kind"], r["email"]) for r in rows) == [
+        ("action_due_soon", manager["email"]),
+        ("action_needs_owner", manager["email"]),
+        ("action_needs_owner", manager["email"]),
+    ]
+    subjects = await Outbox.select(Outbox.subject).where(
+        (Outbox.case == case["id"]) & (Outbox.kind == "action_needs_owner")
+    )
+    assert sorted(s["subject"] for s in subjects) == [
+        "No owner, due 19 May 2026: Leaver's",
+        "No owner, due 20 May 2026: Unowned",
+    ]

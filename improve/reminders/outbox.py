@@ -33,6 +33,7 @@ def backoff(attempts: int) -> dt.timedelta:
 TITLES = {
     "review_upcoming": "Review on {on}: {about}",
     "action_due_soon": "Due {on}: {about}",
+    "action_needs_owner": "No owner, due {on}: {about}",
     "action_overdue": "Overdue since {on}: {about}",
     "action_escalated": "Two weeks overdue: {about}",
     "review_missed": "Not recorded: {about} ({on})",

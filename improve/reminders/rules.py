@@ -79,6 +79,35 @@ def action_due_soon(
     ]
 
 
+def action_needs_owner(
+    *,
+    action_id: int,
+    case_id: int,
+    title: str,
+    due_on: dt.date,
+    managers: list[int],
+    today: dt.date,
+    days_before: int,
+) -> list[Reminder]:
+    """An open action due soon that nobody will do (never given an owner, or its owner
+    has left): to the service's manager, once for each due date, so it finds an owner
+    before it is late rather than after."""
+    if not 0 <= (due_on - today).days <= days_before:
+        return []
+    return [
+        Reminder(
+            "action_needs_owner",
+            f"action-unowned:{action_id}:{due_on}:{user}",
+            user,
+            case_id,
+            title,
+            due_on,
+            f"/actions/{action_id}",
+        )
+        for user in sorted(set(managers))
+    ]
+
+
 def action_overdue(
     *,
     action_id: int,

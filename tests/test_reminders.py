@@ -626,6 +626,7 @@ async def test_an_action_due_soon_with_nobody_to_do_it_goes_to_the_manager_once(
     provider = await world.org(OrgKind.PROVIDER)
     manager = await world.user(provider, Role.REGISTERED_MANAGER, name="Mo Manager")
     leaver = await world.user(provider, Role.REGISTERED_MANAGER, name="Lou Leaver")
+    lead = await world.user(provider, Role.QUALITY_LEAD, name="Lee Lead")
     service = await world.service(provider, manager)
     me = viewer_of(manager)
     with clock.frozen(OPENED):
@@ -671,3 +672,15 @@ async def test_an_action_due_soon_with_nobody_to_do_it_goes_to_the_manager_once(
         "No owner, due 19 May 2026: Leaver's",
         "No owner, due 20 May 2026: Unowned",
     ]
+    # the manager leaves too: the quality lead hears of all three, once
+    await people.update_user(
+        manager["id"], name=manager["name"], role=manager["role"], active=False
+    )
+    await run_once("reminders", now + dt.timedelta(days=1))
+    await run_once("reminders", now + dt.timedelta(days=1))
+    to_lead = [
+        r
+        for r in await _mine(case["id"])
+        if r["kind"] == "action_needs_owner" and r["email"] == lead["email"]
+    ]
+    assert len(to_lead) == 3

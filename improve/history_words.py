@@ -49,6 +49,7 @@ LABELS = {
     "verified_on": "Verified on",
     "verified_by": "Verified by",
     "blocked_reason": "Why blocked",
+    "dropped_reason": "Why dropped",
     "verification_note": "Evidence it worked",
     "findings": "Answers",
     "note": "Note",

@@ -15,6 +15,7 @@ from improve.accounts.tables import Role, User
 from improve.cases.tables import Case
 from improve.db import write_tx
 from improve.monitoring.tables import MonitoringStatus, MonitoringVisit
+from improve.plans.statuses import SETTLED
 from improve.plans.tables import Action
 from improve.reminders import outbox, rules
 from improve.reviews.domain import AUDIENCES, NEXT_FIELD
@@ -188,7 +189,7 @@ async def _scan(today: dt.date) -> dict[str, Any]:
     actions = await Action.select(
         Action.id, Action.title, Action.due_on, Action.owner, Action.plan.case.as_alias("case_id")
     ).where(
-        Action.status.not_in(["done", "verified"])
+        Action.status.not_in(list(SETTLED))
         & (Action.due_on <= horizon)
         & (Action.plan.case.stage != "closed")
     )

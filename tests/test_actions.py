@@ -316,3 +316,75 @@ async def test_the_admin_sees_what_a_leaver_holds(plan, world, client):
     assert f'href="/admin/services/{plan["case"]["service"]}"' in page
     lead_page = (await client.get(f"/admin/users/{plan['lead_row']['id']}")).text
     assert "nothing to hand over" in lead_page
+
+
+def test_dropping_needs_a_reason_and_can_be_undone():
+    ok = {"actor_id": 2, "owner_id": 1, "done_by": None}
+    assert "no longer needed" in check_status("in_progress", "dropped", **ok)[0]
+    assert check_status("blocked", "dropped", **ok, reason="Merged into another") == []
+    assert check_status("not_started", "dropped", **ok, reason="Overtaken") == []
+    assert "From Done" in check_status("done", "dropped", **ok, reason="x")[0]
+    assert check_status("dropped", "not_started", **ok) == []
+    assert "From Dropped" in check_status("dropped", "done", **ok)[0]
+
+
+async def test_a_dropped_action_stays_on_record_but_out_of_the_plan(plan, client):
+    """It keeps why, answers no finding, is never overdue or counted, shows apart on the
+    printed plan, and comes back when set to Not started."""
+    me = plan["manager"]
+    action, other = plan["actions"]
+    finding = await cases.add_finding(
+        me,
+        plan["case"]["id"],
+        {"regulation": "12", "key_question": "safe", "description": "MAR gaps"},
+    )
+    from improve.plans.tables import ActionFinding
+
+    await ActionFinding.insert(ActionFinding(action=action["id"], finding=finding["id"]))
+    with clock.frozen(dt.datetime(2026, 6, 20, 9, tzinfo=dt.UTC)):  # both are overdue
+        with pytest.raises(Invalid) as refused:
+            await actions.update(me, action["id"], {"status": "dropped"}, version=1)
+        assert "no longer needed" in refused.value.errors["status"]
+        dropped = await actions.update(
+            me,
+            action["id"],
+            {"status": "dropped", "reason": "Merged into the medicines audit"},
+            version=1,
+        )
+        assert dropped["dropped_reason"] == "Merged into the medicines audit"
+        assert not dropped["overdue"]
+        rows = await plans.actions_of(me, plan["case"]["id"])
+        progress = plans.summary(rows, clock.today())
+        assert progress["total"] == 1 and [a["id"] for a in progress["dropped"]] == [action["id"]]
+        assert [a["id"] for a in progress["overdue"]] == [other["id"]]
+        assert finding["id"] not in plans.answered_by(rows)  # it answers nothing now
+        printed = await plans.printable(me, plan["case"]["id"])
+        assert printed["by_finding"][finding["id"]] == []
+        assert [a["id"] for a in printed["dropped"]] == [action["id"]]
+        await log_in(client, plan["manager_row"])
+        page = (await client.get(f"/cases/{plan['case']['id']}/plan/print")).text
+        assert "Actions dropped from the plan" in page and "Merged into the medicines" in page
+        csv = await plans.plan_csv(me, plan["case"]["id"])
+        assert "Dropped from the plan,Merged into the medicines audit" in csv
+
+        back = await actions.update(
+            me, action["id"], {"status": "not_started"}, version=dropped["version"]
+        )
+    assert back["status"] == "not_started" and back["dropped_reason"] == ""
+
+
+async def test_the_reason_for_reopening_a_verified_action_is_kept(plan):
+    me, lead = plan["manager"], plan["lead"]
+    action = plan["actions"][0]
+    done = await actions.update(me, action["id"], {"status": "done"}, version=1)
+    verified = await actions.update(
+        lead, action["id"], {"status": "verified", "evidence": "Audit"}, version=done["version"]
+    )
+    reopened = await actions.update(
+        lead,
+        action["id"],
+        {"status": "in_progress", "reason": "Two new gaps at the May audit", "note": "On it"},
+        version=verified["version"],
+    )
+    notes = [n["text"] for n in reopened["notes"]]
+    assert notes == ["In progress: Two new gaps at the May audit\n\nOn it"]

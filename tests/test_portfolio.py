@@ -288,3 +288,17 @@ async def test_the_briefing_brings_the_service_to_a_meeting(world, app, client):
         assert part in text, part
     assert "Staff turnover" in text and "Latest reviews" in text and "Projected rating" in text
     assert "cultural_change not_started: Waiting for the agency budget" in text  # why it is stuck
+
+
+async def test_a_dropped_action_leaves_every_count(world):
+    """Dropped from the plan, an action is neither progress nor overdue, in either view."""
+    estate = await _estate(world, 1)
+    await Action.update({Action.status: "dropped", Action.dropped_reason: "Merged"}).where(
+        (Action.status == "in_progress") & Action.plan.case.service.is_in(estate["ids"])
+    )
+    with clock.frozen(NOW):
+        row = (await portfolio.commissioner_view(estate["commissioner"]))[0]
+        home = (await portfolio.quality_view(estate["lead"]))["homes"][0]
+    assert row["progress"] == 67  # 2 of the 3 still in the plan
+    assert row["overdue"] == 0  # the overdue one was the one dropped
+    assert home["themes"]["staffing"] == 100  # its one remaining staffing action is done

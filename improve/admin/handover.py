@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from improve.cases.stages import Stage
-from improve.plans.domain import FINISHED
+from improve.plans.domain import SETTLED
 from improve.plans.tables import Action
 from improve.services.tables import Service
 
@@ -27,7 +27,7 @@ async def held_by(user_id: int) -> dict[str, list[dict[str, Any]]]:
         Action.plan.case.service.name.as_alias("service_name"),
     ).where(
         (Action.owner == user_id)
-        & Action.status.not_in(list(FINISHED))
+        & Action.status.not_in(list(SETTLED))
         & (Action.plan.case.stage != Stage.CLOSED)
     )
     cases: dict[int, dict[str, Any]] = {}

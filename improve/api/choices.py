@@ -26,7 +26,9 @@ ActionStatus = Annotated[
     one_of(
         ACTION_STATUSES,
         "Moves: not_started → in_progress → done → verified. blocked needs a reason; "
-        "verified needs evidence and someone other than the owner and the person who did it.",
+        "verified needs evidence and someone other than the owner and the person who did it; "
+        "dropped (out of the plan's counts, answering no finding) needs a reason and can go "
+        "back to not_started.",
     ),
 ]
 Theme = Annotated[str, one_of(THEMES, "The Driving Improvement theme the action belongs to.")]

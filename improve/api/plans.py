@@ -210,6 +210,7 @@ class ActionDetail(msgspec.Struct):
     evidence_expected: list[str]
     measure: str | None
     blocked_reason: str
+    dropped_reason: str
     verified_on: dt.date | None
     verification_note: str
     notes: list[NoteOut]
@@ -245,6 +246,7 @@ def _detail(row: dict[str, Any]) -> ActionDetail:
         evidence_expected=list(row["evidence_expected"] or []),
         measure=row["measure"],
         blocked_reason=row["blocked_reason"],
+        dropped_reason=row["dropped_reason"],
         verified_on=row["verified_on"],
         verification_note=row["verification_note"],
         notes=[NoteOut(n["author_name"], n["at"], n["text"]) for n in row["notes"]],

@@ -26,6 +26,7 @@ from improve.cases.tables import Case, Finding
 from improve.db import write_tx
 from improve.errors import Conflict, Invalid, NotFound, parse_date
 from improve.framework import KEY_QUESTIONS
+from improve.plans.statuses import DROPPED, SETTLED
 from improve.services import ratings
 from improve.services.tables import Enforcement, EnforcementKind, Rating, Service
 from improve.settings import get_settings
@@ -283,8 +284,8 @@ def facts_from(
         stage=Stage(case["stage"]),
         findings=len(finding_ids),
         uncovered_findings=len([f for f in finding_ids if f not in answered]),
-        actions=len(actions),
-        open_actions=len([a for a in actions if a["status"] not in ("done", "verified")]),
+        actions=len([a for a in actions if a["status"] != DROPPED]),
+        open_actions=len([a for a in actions if a["status"] not in SETTLED]),
         has_new_rating=newer is not None,
         new_rating_overall=newer["overall"] if newer else "",
     )

@@ -20,12 +20,16 @@ from improve.plans.tables import Action, ActionFinding, ActionNote
 from improve.services.tables import Service
 
 MOVES = {
-    "not_started": ("in_progress", "done", "blocked"),
-    "in_progress": ("not_started", "done", "blocked"),
-    "blocked": ("not_started", "in_progress"),
+    "not_started": ("in_progress", "done", "blocked", "dropped"),
+    "in_progress": ("not_started", "done", "blocked", "dropped"),
+    "blocked": ("not_started", "in_progress", "dropped"),
     "done": ("in_progress", "verified"),
     "verified": ("in_progress",),
+    "dropped": ("not_started",),  # back into the plan
 }
+# statuses whose reason is kept in a column of its own; any other reason given with a
+# status change (reopening a verified action) is kept as a note
+REASON_FIELDS = {"blocked": "blocked_reason", "dropped": "dropped_reason"}
 MAX_NOTE = 5000
 
 
@@ -50,6 +54,8 @@ def check_status(
     problems = []
     if to == "blocked" and not reason.strip():
         problems.append("Say what is blocking it.")
+    if to == "dropped" and not reason.strip():
+        problems.append("Say why it is no longer needed: the plan's readers will ask.")
     if to == "verified":
         if actor_id in (owner_id, done_by):
             problems.append(
@@ -151,12 +157,16 @@ async def update(
     if problems:
         errors["status"] = " ".join(problems)
     note = str(data.get("note") or "").strip()
-    if len(note) > MAX_NOTE or len(evidence) > MAX_NOTE:
+    if max(len(note), len(evidence), len(reason)) > MAX_NOTE:
         errors["note"] = f"must be at most {MAX_NOTE} characters"
     if errors:
         raise Invalid(errors)
     if status != row["status"]:
         changes.update(_status_fields(viewer, row, status, reason, evidence))
+        if reason.strip() and status not in REASON_FIELDS:
+            note = "\n\n".join(
+                filter(None, [f"{plans.ACTION_STATUSES[status]}: {reason.strip()}", note])
+            )
     before, after = {k: row.get(k) for k in changes}, changes
     before, after = history.changed(before, after)
     async with write_tx():
@@ -200,6 +210,7 @@ HISTORY_FIELDS = {
     "owner": "Owner",
     "due_on": "Due date",
     "blocked_reason": "Why blocked",
+    "dropped_reason": "Why dropped",
     "verification_note": "Evidence it worked",
 }
 
@@ -245,10 +256,10 @@ def _status_fields(
     viewer: Viewer, row: dict[str, Any], status: str, reason: str, evidence: str
 ) -> dict[str, Any]:
     fields: dict[str, Any] = {"status": status}
-    if status == "blocked":
-        fields["blocked_reason"] = reason.strip()
-    elif row["status"] == "blocked":
-        fields["blocked_reason"] = ""
+    if status in REASON_FIELDS:
+        fields[REASON_FIELDS[status]] = reason.strip()
+    if row["status"] in REASON_FIELDS:
+        fields[REASON_FIELDS[row["status"]]] = ""
     if status == "done":
         fields.update(done_by=viewer.user_id, done_on=clock.today())
     if status == "verified":

@@ -20,6 +20,7 @@ from improve.db import write_tx
 from improve.errors import Invalid, parse_date
 from improve.plans import playbooks as playbook_files
 from improve.plans.proposals import FindingRef, Proposal, propose
+from improve.plans.statuses import ACTION_STATUSES, DROPPED, FINISHED, SETTLED
 from improve.plans.tables import (
     Action,
     ActionFinding,
@@ -30,14 +31,6 @@ from improve.plans.tables import (
 )
 from improve.services.tables import Service
 
-ACTION_STATUSES = {
-    "not_started": "Not started",
-    "in_progress": "In progress",
-    "done": "Done",
-    "verified": "Verified",
-    "blocked": "Blocked",
-}
-FINISHED = ("done", "verified")
 MAX_CUSTOM = 20
 
 ACTION_COLUMNS = (
@@ -59,6 +52,7 @@ ACTION_COLUMNS = (
     Action.due_on,
     Action.status,
     Action.blocked_reason,
+    Action.dropped_reason,
     Action.verified_on,
     Action.version,
 )
@@ -75,6 +69,7 @@ PROGRESS_COLUMNS = (
     Action.due_on,
     Action.status,
     Action.blocked_reason,
+    Action.dropped_reason,
     Action.verified_on,
 )
 
@@ -122,14 +117,17 @@ async def actions_in(case_id: int, columns=ACTION_COLUMNS) -> list[dict[str, Any
 def derive(row: dict[str, Any], today) -> None:
     """What an action's row shows but never stores: overdue, whether its owner has left
     (an account made inactive: nobody is reminded of it), and its theme's name."""
-    row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
+    row["overdue"] = row["due_on"] < today and row["status"] not in SETTLED
     row["owner_left"] = bool(row.get("owner_name")) and not row.get("owner_active", True)
     row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
 
 
 def answered_by(actions: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """Each finding's answering actions' titles; a dropped action answers nothing."""
     out: dict[int, list[str]] = {}
     for action in actions:
+        if action["status"] == DROPPED:
+            continue
         for finding_id in action["finding_ids"]:
             out.setdefault(finding_id, []).append(action["title"])
     return out
@@ -394,12 +392,15 @@ def proposal_defaults(proposals: list[Proposal]) -> dict[str, tuple[int, ...]]:
 
 def owners_left(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Open actions whose owner has left: someone must give them a new owner."""
-    return [a for a in actions if a.get("owner_left") and a["status"] not in FINISHED]
+    return [a for a in actions if a.get("owner_left") and a["status"] not in SETTLED]
 
 
 def summary(actions: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
-    """Progress per theme and overall, what is overdue and what is due this week."""
+    """Progress per theme and overall, what is overdue and what is due this week.
+    Dropped actions are listed apart and counted nowhere else."""
     week = today + dt.timedelta(days=7)
+    dropped = [a for a in actions if a["status"] == DROPPED]
+    actions = [a for a in actions if a["status"] != DROPPED]
     themes = []
     for theme, label in playbook_files.THEMES.items():
         rows = [a for a in actions if a["theme"] == theme]
@@ -428,6 +429,7 @@ def summary(actions: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
             a for a in actions if today <= a["due_on"] <= week and a["status"] not in FINISHED
         ],
         "blocked": [a for a in actions if a["status"] == "blocked"],
+        "dropped": dropped,
         "owners_left": owners_left(actions),
     }
 
@@ -467,10 +469,9 @@ async def my_actions(viewer: Viewer) -> dict[str, list[dict[str, Any]]]:
         )
     today = clock.today()
     for row in [*mine, *to_verify]:
-        row["overdue"] = row["due_on"] < today and row["status"] not in FINISHED
-        row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
+        derive(row, today)
     return {
-        "mine": [r for r in mine if r["status"] not in FINISHED],
+        "mine": [r for r in mine if r["status"] not in SETTLED],
         "finished": [r for r in mine if r["status"] in FINISHED],
         "to_verify": to_verify,
     }
@@ -482,13 +483,15 @@ async def printable(viewer: Viewer, case_id: int) -> dict[str, Any]:
     case = await cases.get_case(viewer, case_id)
     findings = await cases.findings_of(viewer, case_id)
     actions = await actions_of(viewer, case_id)
-    by_finding = {f["id"]: [a for a in actions if f["id"] in a["finding_ids"]] for f in findings}
-    unlinked = [a for a in actions if not a["finding_ids"]]
+    kept = [a for a in actions if a["status"] != DROPPED]
+    by_finding = {f["id"]: [a for a in kept if f["id"] in a["finding_ids"]] for f in findings}
+    unlinked = [a for a in kept if not a["finding_ids"]]
     return {
         "case": case,
         "findings": findings,
         "by_finding": by_finding,
         "unlinked": unlinked,
+        "dropped": [a for a in actions if a["status"] == DROPPED],
         "plan": await plan_of(case_id),
         "summary": summary(actions, clock.today()),
     }
@@ -532,6 +535,10 @@ async def plan_csv(viewer: Viewer, case_id: int) -> str:
     # actions that answer no finding (own actions, those added at a review) are part of
     # the plan too, as the printed plan shows
     rows += [["Other actions", "", *_action_cells(a)] for a in data["unlinked"]]
+    # dropped actions stay on the record, with why, so the plan's changes can be followed
+    rows += [
+        ["Dropped from the plan", a["dropped_reason"], *_action_cells(a)] for a in data["dropped"]
+    ]
     return to_csv(
         [
             "breach",

@@ -45,6 +45,9 @@ class Action(Table, tablename="plan_action"):
     done_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
     done_on = Date(null=True, default=None)
     verification_note = Text(default="")
+    # why an action was dropped from the plan (no longer needed, merged, overtaken): it
+    # stays on the record, out of the counts, answering no finding
+    dropped_reason = Text(default="")
 
 
 class ActionFinding(Table, tablename="action_finding"):

@@ -21,7 +21,7 @@ from improve.cases.stages import STAGE_LABELS, Stage
 from improve.cases.tables import AuditEvent, Case
 from improve.errors import Forbidden
 from improve.monitoring.tables import MonitoringStatus
-from improve.plans.domain import FINISHED
+from improve.plans.domain import DROPPED, FINISHED, SETTLED
 from improve.plans.playbooks import THEMES
 from improve.plans.tables import Action, plan_ids_of_cases
 from improve.services.tables import RATING_LABELS, Rating, Service
@@ -130,6 +130,8 @@ async def _action_counts(viewer: Viewer, *, by_theme: bool) -> dict[int, dict[st
     keys = (ACTION_CASE, Action.theme, Action.status) if by_theme else (ACTION_CASE, Action.status)
     selected = (ACTION_CASE_ID, *keys[1:])
     for r in await Action.select(*selected, Count(alias="n")).where(where).group_by(*keys):
+        if r["status"] == DROPPED:  # out of the plan's counts
+            continue
         c = out[r["case_id"]]
         done = r["status"] in FINISHED
         c["total"] += r["n"]
@@ -140,7 +142,7 @@ async def _action_counts(viewer: Viewer, *, by_theme: bool) -> dict[int, dict[st
     today = clock.today()
     for r in (
         await Action.select(ACTION_CASE_ID, Count(alias="n"))
-        .where(where & Action.status.not_in(list(FINISHED)) & (Action.due_on < today))
+        .where(where & Action.status.not_in(list(SETTLED)) & (Action.due_on < today))
         .group_by(ACTION_CASE)
     ):
         out[r["case_id"]]["overdue"] = r["n"]

@@ -25,7 +25,7 @@ from improve.cases import deadlines
 from improve.cases.domain import CASE_COLUMNS
 from improve.cases.stages import Stage
 from improve.cases.tables import Case
-from improve.plans.domain import FINISHED
+from improve.plans.domain import SETTLED
 from improve.plans.tables import Action
 from improve.reviews.domain import AUDIENCES
 from improve.services import ratings
@@ -159,7 +159,7 @@ async def feed_for(viewer: Viewer) -> str:
         Action.plan.case.service.name.as_alias("service_name"),
     ).where(
         (Action.owner == viewer.user_id)
-        & Action.status.not_in(list(FINISHED))
+        & Action.status.not_in(list(SETTLED))
         & (Action.plan.case.stage != Stage.CLOSED)
         & Action.plan.case.service.is_in(access.visible_service_ids(viewer))
     )

@@ -13,6 +13,7 @@ from improve import clock
 from improve.accounts.tables import Role, User
 from improve.cases.tables import Case
 from improve.monitoring.tables import MonitoringStatus
+from improve.plans.statuses import SETTLED
 from improve.plans.tables import Action
 from improve.reminders import mail
 from improve.reminders.tables import Notification, Outbox
@@ -63,7 +64,7 @@ async def _rows(today: dt.date) -> tuple[list[dict], dict[int, list[int]], dict,
         links.setdefault(link["commissioner"], []).append(link["service"])
     overdue: dict[int, int] = {}
     for a in await Action.select(Action.plan.case.as_alias("case_id")).where(
-        Action.status.not_in(["done", "verified"])
+        Action.status.not_in(list(SETTLED))
         & (Action.due_on < today)
         & (Action.plan.case.stage != "closed")
     ):

@@ -466,7 +466,7 @@ async def find_measure(service: dict[str, Any], key: str) -> Measure:
 async def action_effects(service_id: int, actions: list[dict[str, Any]]) -> dict[int, dict]:
     """For each action that names a measure: the measure and whether it moved after the
     action was verified. Three queries for the whole plan."""
-    named = [a for a in actions if a.get("measure")]
+    named = [a for a in actions if a.get("measure") and a["status"] != "dropped"]
     if not named:
         return {}
     service = (

@@ -40,6 +40,7 @@ LABELS = {
     "description": "What was found",
     "source": "Source",
     "severity": "Severity",
+    "withdrawn_reason": "Why withdrawn",
     # actions
     "title": "Title",
     "owner": "Owner",

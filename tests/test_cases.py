@@ -47,6 +47,7 @@ async def home(world):
         "service": service,
         "manager": viewer_of(manager),
         "commissioner": viewer_of(commissioner),
+        "manager_row": manager,
     }
 
 
@@ -290,3 +291,59 @@ async def test_the_watching_period_is_a_setting(home):
         assert case["sustain_until"] == dt.date(2027, 5, 10)
     finally:
         use(saved)
+
+
+async def test_a_finding_recorded_in_error_is_withdrawn_with_a_reason(home, client):
+    """It stays on the record, but no longer needs an action: the plan can be agreed
+    without answering it, and it is listed apart on the case page."""
+    from conftest import log_in
+
+    from improve.plans import domain as plans
+
+    me = home["manager"]
+    case = await _open(home)
+    kept = await cases.add_finding(me, case["id"], FINDING)
+    twin = await cases.add_finding(me, case["id"], FINDING)  # entered twice by mistake
+    with clock.frozen(TODAY):
+        await plans.commit(
+            me,
+            case["id"],
+            [],
+            [
+                {
+                    "title": "Fix MAR charts",
+                    "theme": "person_centred_care",
+                    "due_on": "2026-06-01",
+                    "finding_ids": [kept["id"]],
+                }
+            ],
+        )
+    case = await cases.get_case(me, case["id"])
+    assert case["stage"] == "plan_drafted"  # committing a plan drafts it
+    with pytest.raises(Invalid) as unanswered:
+        await cases.move(me, case["id"], "plan_agreed", version=case["version"])
+    assert "finding" in unanswered.value.errors["stage"]
+
+    with pytest.raises(Invalid) as no_reason:
+        await cases.update_finding(me, twin["id"], {"status": "withdrawn"}, version=1)
+    assert set(no_reason.value.errors) == {"withdrawn_reason"}
+    gone = await cases.update_finding(
+        me,
+        twin["id"],
+        {"status": "withdrawn", "withdrawn_reason": "Entered twice"},
+        version=1,
+    )
+    assert gone["withdrawn_reason"] == "Entered twice"
+    events = await history.feed(me, case["id"], entity="finding", entity_id=twin["id"])
+    assert events[0]["summary"] == "Regulation 12 finding: Withdrawn (recorded in error)"
+    agreed = await cases.move(me, case["id"], "plan_agreed", version=case["version"])
+    assert agreed["stage"] == "plan_agreed"
+    coverage = plans._coverage(await cases.findings_of(me, case["id"]), [])
+    assert [c["finding"]["id"] for c in coverage] == [kept["id"]]
+
+    await log_in(client, home["manager_row"])
+    page = (await client.get(f"/cases/{case['id']}")).text
+    assert "Findings (1)" in page and "Withdrawn as recorded in error (1)" in page
+    assert "Why: Entered twice" in page
+    back = await cases.update_finding(me, twin["id"], {"status": "open"}, version=gone["version"])
+    assert back["withdrawn_reason"] == ""  # reopened: the reason no longer applies

@@ -221,6 +221,13 @@ class FindingPatch(msgspec.Struct, forbid_unknown_fields=True):
     source: choices.Source | msgspec.UnsetType = msgspec.UNSET
     severity: choices.Severity | msgspec.UnsetType = msgspec.UNSET
     status: choices.FindingStatus | msgspec.UnsetType = msgspec.UNSET
+    withdrawn_reason: (
+        Annotated[
+            str,
+            Meta(max_length=2000, description="Why it was recorded in error (status withdrawn)"),
+        ]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 class FindingOut(msgspec.Struct):
@@ -235,6 +242,7 @@ class FindingOut(msgspec.Struct):
     severity: str
     status: str
     version: int
+    withdrawn_reason: str = ""
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> FindingOut:
@@ -253,6 +261,7 @@ class FindingOut(msgspec.Struct):
                     "severity",
                     "status",
                     "version",
+                    "withdrawn_reason",
                 )
             },
         )

@@ -41,7 +41,9 @@ FINDING_STATUSES = {
     "open": "Open",
     "addressed": "Addressed",
     "resolved": "Confirmed resolved at re-inspection",
+    "withdrawn": "Withdrawn (recorded in error)",
 }
+WITHDRAWN = "withdrawn"
 
 CASE_COLUMNS = (
     Case.id,
@@ -76,6 +78,7 @@ FINDING_COLUMNS = (
     Finding.source,
     Finding.severity,
     Finding.status,
+    Finding.withdrawn_reason,
     Finding.created_at,
     Finding.version,
 )
@@ -246,7 +249,10 @@ async def facts(case: dict[str, Any]) -> CaseFacts:
     )
 
     finding_ids = [
-        r["id"] for r in await Finding.select(Finding.id).where(Finding.case == case["id"])
+        r["id"]
+        for r in await Finding.select(Finding.id).where(
+            (Finding.case == case["id"]) & (Finding.status != WITHDRAWN)
+        )
     ]
     actions = await Action.select(Action.status).where(
         Action.plan.is_in(plan_ids_of_case(case["id"]))
@@ -441,9 +447,21 @@ def clean_finding(data: dict[str, Any], partial: bool = False) -> dict[str, Any]
             if value not in allowed:
                 errors[name] = "must be one of " + ", ".join(allowed)
             out[name] = value
+    if "status" in out:  # a withdrawal says why; any other status has no reason to keep
+        reason = str(data.get("withdrawn_reason") or "").strip()
+        if out["status"] == WITHDRAWN and not reason:
+            errors["withdrawn_reason"] = "say why it was recorded in error"
+        elif len(reason) > 2000:
+            errors["withdrawn_reason"] = "must be at most 2000 characters"
+        out["withdrawn_reason"] = reason if out["status"] == WITHDRAWN else ""
     if errors:
         raise Invalid(errors)
     return out
+
+
+def standing(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings the plan must answer: all but those withdrawn as recorded in error."""
+    return [f for f in findings if f["status"] != WITHDRAWN]
 
 
 async def add_finding(viewer: Viewer, case_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -499,7 +517,7 @@ FINDING_FIELD_WORDS = {
 
 def finding_summary(regulation: str, after: dict[str, Any]) -> str:
     """A history line such as "Regulation 12 finding: Addressed", or what changed."""
-    if set(after) == {"status"}:
+    if "status" in after and set(after) <= {"status", "withdrawn_reason"}:
         status = FINDING_STATUSES.get(after["status"], after["status"])
         return f"Regulation {regulation} finding: {status}"
     named = [words for field, words in FINDING_FIELD_WORDS.items() if field in after]
@@ -579,7 +597,8 @@ async def _case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
     from improve.reviews.domain import recent_of
 
     case = await get_case(viewer, case_id)
-    findings = await findings_in(case_id)
+    recorded = await findings_in(case_id)
+    findings = standing(recorded)
     actions = await actions_in(case_id, PROGRESS_COLUMNS)
     notices = await Enforcement.select(Enforcement.regulation, Enforcement.compliance_due_on).where(
         (Enforcement.service == case["service"])
@@ -614,6 +633,7 @@ async def _case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
             for s in _next_moves(stage)
         ],
         "findings": findings,
+        "withdrawn_findings": [f for f in recorded if f["status"] == WITHDRAWN],
         "findings_by_kq": {
             kq: [f for f in findings if f["key_question"] == kq] for kq in KEY_QUESTIONS
         },

@@ -67,6 +67,9 @@ class Finding(Table, tablename="finding"):
     created_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
     created_at = Timestamptz()
     version = Integer(default=1)
+    # a finding recorded in error (a duplicate, the wrong service) is withdrawn, not
+    # deleted: it stays on the record with why, and no longer needs an action
+    withdrawn_reason = Text(default="")
 
 
 class AuditEvent(Table, tablename="audit_event"):

@@ -142,7 +142,7 @@ async def builder(viewer: Viewer, case_id: int) -> dict[str, Any]:
         .where(Service.id == case["service"])
         .first()
     )
-    findings = await cases.findings_of(viewer, case_id)
+    findings = cases.standing(await cases.findings_of(viewer, case_id))
     actions = await actions_of(viewer, case_id)
     taken = {a["template_id"] for a in actions if a["template_id"]}
     refs = finding_refs(findings)
@@ -159,8 +159,9 @@ async def builder(viewer: Viewer, case_id: int) -> dict[str, Any]:
 
 
 def _coverage(findings: list[dict[str, Any]], actions: list[dict[str, Any]]) -> list[dict]:
+    """Each standing finding and the actions answering it (withdrawn ones need none)."""
     titles = answered_by(actions)
-    return [{"finding": f, "actions": titles.get(f["id"], [])} for f in findings]
+    return [{"finding": f, "actions": titles.get(f["id"], [])} for f in cases.standing(findings)]
 
 
 async def available_playbooks(provider_id: int) -> list[playbook_files.Playbook]:
@@ -212,7 +213,7 @@ async def commit(
         .where(Service.id == case["service"])
         .first()
     )
-    finding_rows = await cases.findings_of(viewer, case_id)
+    finding_rows = cases.standing(await cases.findings_of(viewer, case_id))
     findings = {f["id"] for f in finding_rows}
     owners = await _owners(service["provider"])
     existing = await plan_of(case_id)
@@ -481,7 +482,7 @@ async def printable(viewer: Viewer, case_id: int) -> dict[str, Any]:
     """The plan laid out as providers send it to CQC: for each breach, what we will do,
     who is responsible, by when, and how we will know it worked."""
     case = await cases.get_case(viewer, case_id)
-    findings = await cases.findings_of(viewer, case_id)
+    findings = cases.standing(await cases.findings_of(viewer, case_id))
     actions = await actions_of(viewer, case_id)
     kept = [a for a in actions if a["status"] != DROPPED]
     by_finding = {f["id"]: [a for a in kept if f["id"] in a["finding_ids"]] for f in findings}

@@ -11,6 +11,7 @@ from litestar.exceptions import (
     NotFoundException,
 )
 from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import File
 from msgspec import Meta
 
 from improve import access, framework, history
@@ -534,6 +535,21 @@ async def get_framework(viewer: CurrentViewer, framework_id: FromPath[str]) -> F
         raise NotFoundException("No such framework") from None
 
 
+@get(
+    "/cases/{case_id:int}/casefile",
+    summary="The case file: plan, findings, reviews, measures, evidence files and history "
+    "in one ZIP",
+    raises=ERRORS,
+    media_type="application/zip",
+)
+async def case_file(viewer: CurrentViewer, case_id: Id) -> File:
+    from improve.cases.casefile import build
+    from improve.web.downloads import temporary_download
+
+    made = await build(viewer, case_id)
+    return temporary_download(made.path, made.filename, "application/zip")
+
+
 ROUTES = [
     list_ratings,
     record_rating,
@@ -548,6 +564,7 @@ ROUTES = [
     add_finding,
     patch_finding,
     case_history,
+    case_file,
     list_frameworks,
     get_framework,
 ]

@@ -6,16 +6,17 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import File, Redirect, Template
 from markupsafe import Markup
 
 from improve import access, clock, framework, history, snapshots
+from improve.cases import casefile
 from improve.cases import domain as cases
 from improve.cases.stages import OUTCOME_LABELS, STAGE_LABELS
 from improve.errors import Conflict, Invalid
 from improve.services.tables import RATING_LABELS, Service
 from improve.web.auth import CurrentViewer
-from improve.web.downloads import csv_download
+from improve.web.downloads import csv_download, temporary_download
 from improve.web.forms import form_dict
 from improve.web.params import Id
 from improve.web.templating import fill_csrf, render_partial
@@ -263,6 +264,12 @@ async def _changes_in_words(case: dict, events: list[dict]) -> None:
             e["words"] = history_words.in_words(e["entity"], e["before"], e["after"], names)
 
 
+@get("/cases/{case_id:int}/casefile.zip", include_in_schema=False)
+async def case_file(viewer: CurrentViewer, case_id: Id) -> File:
+    made = await casefile.build(viewer, case_id)
+    return temporary_download(made.path, made.filename, "application/zip")
+
+
 @get("/cases/{case_id:int}/activity.csv", include_in_schema=False)
 async def activity_csv(
     viewer: CurrentViewer,
@@ -285,4 +292,5 @@ ROUTES = [
     save_finding,
     activity,
     activity_csv,
+    case_file,
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from litestar.response import Response
+from pathlib import Path
+
+from litestar.background_tasks import BackgroundTask
+from litestar.response import File, Response
 
 # Excel, which most councils and providers open CSV files with, reads a file without a
 # byte-order mark as Windows-1252 (Zoë becomes ZoÃ«, → becomes â†’). The mark makes it
@@ -17,4 +20,16 @@ def csv_download(body: str, filename: str, *, for_spreadsheets: bool = True) -> 
         (BOM if for_spreadsheets else "") + body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def temporary_download(path: Path, filename: str, media_type: str) -> File:
+    """A file made for this one download (a case file's ZIP): sent as an attachment, then
+    deleted from the disk."""
+    return File(
+        path=path,
+        filename=filename,
+        media_type=media_type,
+        content_disposition_type="attachment",
+        background=BackgroundTask(path.unlink, missing_ok=True),
     )

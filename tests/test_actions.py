@@ -388,3 +388,15 @@ async def test_the_reason_for_reopening_a_verified_action_is_kept(plan):
     )
     notes = [n["text"] for n in reopened["notes"]]
     assert notes == ["In progress: Two new gaps at the May audit\n\nOn it"]
+
+
+async def test_too_long_texts_are_named_by_their_own_field(plan):
+    action = plan["actions"][0]
+    with pytest.raises(Invalid) as refused:
+        await actions.update(
+            plan["manager"],
+            action["id"],
+            {"status": "blocked", "reason": "x" * 5001, "note": "y" * 5001},
+            version=action["version"],
+        )
+    assert {"reason", "note"} <= set(refused.value.errors)

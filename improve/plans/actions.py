@@ -157,8 +157,9 @@ async def update(
     if problems:
         errors["status"] = " ".join(problems)
     note = str(data.get("note") or "").strip()
-    if max(len(note), len(evidence), len(reason)) > MAX_NOTE:
-        errors["note"] = f"must be at most {MAX_NOTE} characters"
+    for name, text in (("note", note), ("evidence", evidence), ("reason", reason)):
+        if len(text) > MAX_NOTE:
+            errors[name] = f"must be at most {MAX_NOTE} characters"
     if errors:
         raise Invalid(errors)
     if status != row["status"]:

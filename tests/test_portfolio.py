@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import log_in, viewer_of
+from conftest import api_token, log_in, viewer_of
 
 from improve import clock
 from improve.accounts.tables import OrgKind, Role
@@ -302,3 +302,43 @@ async def test_a_dropped_action_leaves_every_count(world):
     assert row["progress"] == 67  # 2 of the 3 still in the plan
     assert row["overdue"] == 0  # the overdue one was the one dropped
     assert home["themes"]["staffing"] == 100  # its one remaining staffing action is done
+
+
+async def test_a_home_whose_manager_has_left_is_flagged_everywhere(world, client):
+    """The portfolio rows, both CSVs, the case page, the service page and the API say so."""
+    from improve.accounts import people
+    from improve.cases import domain as cases_domain
+
+    estate = await _estate(world, 2)
+    left_home = estate["ids"][0]
+    provider_id = (await Service.select(Service.provider).where(Service.id == left_home).first())[
+        "provider"
+    ]
+    manager = await world.user({"id": provider_id}, Role.REGISTERED_MANAGER)
+    await Service.update({Service.manager: manager["id"]}).where(Service.id == left_home)
+    await people.update_user(
+        manager["id"], name=manager["name"], role=manager["role"], active=False
+    )
+    with clock.frozen(NOW):
+        rows = await portfolio.commissioner_view(estate["commissioner"])
+        homes = (await portfolio.quality_view(estate["lead"]))["homes"]
+    assert {r["id"]: r["manager_left"] for r in rows} == {left_home: True, estate["ids"][1]: False}
+    assert {h["id"]: h["manager_left"] for h in homes} == {
+        left_home: True,
+        estate["ids"][1]: False,
+    }
+    header, body = portfolio.csv_rows(rows, portfolio.COMMISSIONER_CSV)
+    assert header[-1] == "Manager has left" and sorted(b[-1] for b in body) == ["no", "yes"]
+
+    case = await cases_domain.open_case_for(left_home)
+    await log_in(client, estate["lead_row"])
+    page = (await client.get(f"/cases/{case['id']}")).text
+    assert f"{manager['name']}, the registered manager, has left." in page
+    assert "Manager has left" in (await client.get("/portfolio")).text
+    service_page = (await client.get(f"/services/{left_home}")).text
+    assert "has left</span>" in service_page
+    token = await api_token(estate["lead_row"])
+    api = await client.get(
+        f"/api/v1/services/{left_home}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert api.json()["manager_left"] is True

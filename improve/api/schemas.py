@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from improve.accounts.tables import OrgKind, Role
+from improve.services.domain import manager_has_left
 from improve.services.tables import ServiceType
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -44,6 +45,7 @@ class ServiceOut(msgspec.Struct):
     latest_rating_published_on: str | None = None
     open_case_id: int | None = None
     open_case_stage: str | None = None
+    manager_left: bool = False  # the registered manager's account is inactive
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ServiceOut:
@@ -64,6 +66,7 @@ class ServiceOut(msgspec.Struct):
             else None,
             open_case_id=(row.get("open_case") or {}).get("id"),
             open_case_stage=(row.get("open_case") or {}).get("stage"),
+            manager_left=manager_has_left(row),
         )
 
 

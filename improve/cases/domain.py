@@ -49,6 +49,8 @@ CASE_COLUMNS = (
     Case.id,
     Case.service,
     Case.service.name.as_alias("service_name"),
+    Case.service.manager.name.as_alias("manager_name"),
+    Case.service.manager.active.as_alias("manager_active"),
     Case.opening_rating,
     Case.stage,
     Case.special_measures,

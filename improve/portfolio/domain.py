@@ -24,6 +24,7 @@ from improve.monitoring.tables import MonitoringStatus
 from improve.plans.domain import DROPPED, FINISHED, SETTLED
 from improve.plans.playbooks import THEMES
 from improve.plans.tables import Action, plan_ids_of_cases
+from improve.services.domain import manager_has_left
 from improve.services.tables import RATING_LABELS, Rating, Service
 
 # Piccolo builds a join chain, and deep-copies it for an alias, on every access: built once
@@ -72,6 +73,8 @@ async def _services(viewer: Viewer) -> list[dict[str, Any]]:
         Service.local_authority,
         Service.provider,
         Service.provider.name.as_alias("provider_name"),
+        Service.manager.name.as_alias("manager_name"),
+        Service.manager.active.as_alias("manager_active"),
     ).order_by(Service.name)
 
 
@@ -229,6 +232,7 @@ def commissioner_row(
         "name": service["name"],
         "provider_name": service["provider_name"],
         "local_authority": service["local_authority"],
+        "manager_left": manager_has_left(service),
         "level": level["level_name"] if level else "",
         "level_rank": level["level_rank"] if level else 0,
         "level_review_on": level["review_on"] if level else None,
@@ -381,6 +385,7 @@ COMMISSIONER_CSV = (
     ("Last review RAG", "last_review_rag"),
     ("Projected rating", "projected_label"),
     ("Trend since last month", "trend_word"),
+    ("Manager has left", "manager_left"),
 )
 
 
@@ -480,6 +485,7 @@ async def _homes(viewer: Viewer) -> dict[str, Any]:
             {
                 "id": s["id"],
                 "name": s["name"],
+                "manager_left": manager_has_left(s),
                 "case_id": case["id"] if case else None,
                 "stage": STAGE_LABELS[Stage(case["stage"])] if case else "No open case",
                 "rating": RATING_LABELS.get(ratings[s["id"]][-1]["overall"], "")
@@ -599,6 +605,7 @@ QUALITY_CSV_BASE = (
     ("Days to plan agreed", "plan_agreed"),
     ("Days to first green review", "first_green_review"),
     ("Days to re-rating", "rerated"),
+    ("Manager has left", "manager_left"),
 )
 
 

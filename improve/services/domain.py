@@ -26,11 +26,19 @@ SERVICE_COLUMNS = (
     Service.provider.name.as_alias("provider_name"),
     Service.manager,
     Service.manager.name.as_alias("manager_name"),
+    Service.manager.active.as_alias("manager_active"),
     Service.cqc_location_id,
     Service.registered_manager_name,
     Service.address,
     Service.postcode,
 )
+
+
+def manager_has_left(row: dict[str, Any]) -> bool:
+    """The service's registered manager's account is inactive: the service needs a new
+    registered manager (a condition of its CQC registration), and whatever went to them
+    (reminders, digests, their scope) reaches nobody."""
+    return bool(row.get("manager_name")) and not row.get("manager_active", True)
 
 
 def type_label(value: str) -> str:

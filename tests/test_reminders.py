@@ -410,6 +410,7 @@ async def test_weekly_digests_once_per_week_scoped_and_unsubscribable(world, smt
     body = mine[watcher["email"]]["text_body"]
     assert "Digest House" in body and "Overdue actions: 1" in body
     assert "Your monitoring level: Enhanced monitoring (review due 1 June 2026)" in body
+    assert "manager has left" not in body
     assert "monitoring level" not in mine[lead["email"]]["text_body"]  # the council's own
     assert "List-Unsubscribe" in mine[watcher["email"]]["headers"]
     # the shared test database may hold other tests' pending mail: deliver in batches until
@@ -684,3 +685,29 @@ async def test_an_action_due_soon_with_nobody_to_do_it_goes_to_the_manager_once(
         if r["kind"] == "action_needs_owner" and r["email"] == lead["email"]
     ]
     assert len(to_lead) == 3
+
+
+async def test_the_digest_says_when_a_homes_manager_has_left(world):
+    from improve.accounts import people
+
+    provider = await world.org(OrgKind.PROVIDER)
+    manager = await world.user(provider, Role.REGISTERED_MANAGER)
+    lead = await world.user(provider, Role.QUALITY_LEAD)
+    service = await world.service(provider, manager, name="Leaver House")
+    me = viewer_of(manager)
+    with clock.frozen(OPENED):
+        await cases.record_rating(
+            me, service["id"], {"published_on": "2026-04-30", "overall": "Inadequate"}
+        )
+        await cases.open_case(me, service["id"])
+    await people.update_user(
+        manager["id"], name=manager["name"], role=manager["role"], active=False
+    )
+    await run_once("digests", dt.datetime(2026, 5, 25, 6, tzinfo=dt.UTC))
+    row = (
+        await Outbox.select(Outbox.text_body, Outbox.html_body)
+        .where((Outbox.kind == "digest") & (Outbox.email == lead["email"]))
+        .first()
+    )
+    assert "The registered manager has left: the service needs a new one." in row["text_body"]
+    assert "Manager has left" in row["html_body"]

@@ -19,6 +19,7 @@ from improve.reminders import mail
 from improve.reminders.tables import Notification, Outbox
 from improve.reviews.domain import NEXT_FIELD
 from improve.reviews.tables import Review
+from improve.services.domain import manager_has_left
 from improve.services.tables import Commissioning
 from improve.settings import get_settings
 
@@ -52,6 +53,8 @@ async def _rows(today: dt.date) -> tuple[list[dict], dict[int, list[int]], dict,
             Case.service,
             Case.service.name.as_alias("service_name"),
             Case.service.provider.as_alias("provider"),
+            Case.service.manager.name.as_alias("manager_name"),
+            Case.service.manager.active.as_alias("manager_active"),
             Case.stage,
             Case.expected_reinspection_on,
             *[getattr(Case, f) for f in NEXT_FIELD.values()],
@@ -112,6 +115,7 @@ def _line(
         "missed_reviews": len(missed),
         "rag_change": change,
         "days_to_reinspection": days,
+        "manager_left": manager_has_left(case),
     }
 
 

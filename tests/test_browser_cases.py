@@ -118,3 +118,78 @@ async def test_manager_types_in_a_rating_with_a_warning_notice(page, manager_and
     text = await page.locator("main").inner_text()
     assert "Warning notice compliance date (regulation 12)" in text
     assert "Special measures entered" not in text  # only one key question is Inadequate
+
+
+async def test_a_plan_that_changed_and_a_manager_who_left_read_clearly(page, world):
+    """The states this product adds as plans change and people leave: a withdrawn finding,
+    a dropped action, open actions owned by someone who has left, and the registered
+    manager gone. Each page passes axe and reflows at 320 px (visit())."""
+    from conftest import viewer_of
+
+    from improve import clock
+    from improve.accounts import people
+    from improve.cases import domain as cases
+    from improve.plans import actions
+    from improve.plans import domain as plans
+
+    provider = await world.org(OrgKind.PROVIDER, "Changing Care")
+    manager = await world.user(provider, Role.REGISTERED_MANAGER, name="Lee Leaving")
+    lead = await world.user(provider, Role.QUALITY_LEAD, name="Quinn Staying")
+    home = await world.service(provider, manager, name="Willow Court")
+    me = viewer_of(manager)
+    await cases.record_rating(
+        me, home["id"], {"published_on": clock.today().isoformat(), "overall": "Inadequate"}
+    )
+    case = await cases.open_case(me, home["id"])
+    finding = await cases.add_finding(
+        me, case["id"], {"regulation": "12", "key_question": "safe", "description": "MAR gaps"}
+    )
+    twin = await cases.add_finding(
+        me, case["id"], {"regulation": "12", "key_question": "safe", "description": "MAR gaps"}
+    )
+    await cases.update_finding(
+        me, twin["id"], {"status": "withdrawn", "withdrawn_reason": "Entered twice"}, version=1
+    )
+    due = (clock.today().replace(day=1)).isoformat()
+    rows = await plans.commit(
+        me,
+        case["id"],
+        [],
+        [
+            {
+                "title": "Audit MAR charts weekly",
+                "theme": "person_centred_care",
+                "due_on": due,
+                "owner": manager["id"],
+                "finding_ids": [finding["id"]],
+            },
+            {"title": "Monthly MAR audit", "theme": "person_centred_care", "due_on": due},
+        ],
+    )
+    await actions.update(
+        me, rows[1]["id"], {"status": "dropped", "reason": "Merged into the weekly audit"},
+        version=1,
+    )  # fmt: skip
+    await people.update_user(
+        manager["id"], name=manager["name"], role=manager["role"], active=False
+    )
+
+    await log_in_with_form(page, lead["email"], PASSWORD)
+    await page.goto(f"/cases/{case['id']}")
+    text = await page.locator("main").inner_text()
+    assert "Lee Leaving, the registered manager, has left." in text
+    assert "1 open action owned by someone who has left" in text
+    await page.get_by_text("Withdrawn as recorded in error (1)").click()
+    assert await page.get_by_text("Why: Entered twice").is_visible()
+    await visit(page, "case-manager-left")
+    await page.goto(f"/cases/{case['id']}/plan")
+    assert (
+        "1 open action is owned by someone who has left" in await page.locator("main").inner_text()
+    )
+    await visit(page, "plan-owner-left")
+    await page.goto(f"/actions/{rows[1]['id']}")
+    assert (
+        "Dropped from the plan: Merged into the weekly audit"
+        in await page.locator("main").inner_text()
+    )
+    await visit(page, "action-dropped")

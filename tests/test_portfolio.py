@@ -342,3 +342,7 @@ async def test_a_home_whose_manager_has_left_is_flagged_everywhere(world, client
         f"/api/v1/services/{left_home}", headers={"Authorization": f"Bearer {token}"}
     )
     assert api.json()["manager_left"] is True
+    with clock.frozen(NOW):
+        briefing = (await client.get(f"/services/{left_home}/briefing")).text
+    assert "the registered manager, has left." in briefing
+    assert f"/cases/{case['id']}/casefile.zip" in briefing

@@ -400,3 +400,30 @@ async def test_too_long_texts_are_named_by_their_own_field(plan):
             version=action["version"],
         )
     assert {"reason", "note"} <= set(refused.value.errors)
+
+
+async def test_an_action_moved_later_than_first_agreed_shows_as_slipped(plan, client):
+    me = plan["manager"]
+    action, other = plan["actions"]
+    assert action["first_due_on"] == dt.date(2026, 6, 1) and action["slipped_days"] == 0
+    moved = await actions.update(me, action["id"], {"due_on": "2026-06-15"}, version=1)
+    moved = await actions.update(
+        me, action["id"], {"due_on": "2026-07-01"}, version=moved["version"]
+    )
+    assert moved["slipped_days"] == 30 and moved["first_due_on"] == dt.date(2026, 6, 1)
+    earlier = await actions.update(me, other["id"], {"due_on": "2026-06-01"}, version=1)
+    assert earlier["slipped_days"] == 0  # brought forward is not slipping
+    rows = await plans.actions_of(me, plan["case"]["id"])
+    assert [a["id"] for a in plans.summary(rows, TODAY.date())["slipped"]] == [action["id"]]
+    await log_in(client, plan["manager_row"])
+    page = (await client.get(f"/cases/{plan['case']['id']}/plan")).text
+    assert "30 days later than first agreed (1 Jun 2026)" in page
+    case_page = (await client.get(f"/cases/{plan['case']['id']}")).text
+    assert "1 open action moved later than first agreed" in case_page
+    client.cookies.clear()
+    await log_in(client, plan["lead_row"])
+    briefing = (await client.get(f"/services/{plan['case']['service']}/briefing")).text
+    assert "Moved later than first agreed (1)" in briefing
+    assert "first due 1 Jun 2026, now 1 Jul 2026 (30 days later)" in briefing
+    done = await actions.update(me, action["id"], {"status": "done"}, version=moved["version"])
+    assert done["slipped_days"] == 0  # finished: no longer slipping

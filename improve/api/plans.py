@@ -50,6 +50,8 @@ class ActionOut(msgspec.Struct):
     finding_ids: list[int]
     version: int
     owner_left: bool = msgspec.field(default=False)  # the owner's account is inactive
+    first_due_on: dt.date | None = None  # the due date first agreed
+    slipped_days: int = 0  # open, and due this many days later than first agreed
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ActionOut:
@@ -68,6 +70,8 @@ class ActionOut(msgspec.Struct):
             row["finding_ids"],
             row["version"],
             row["owner_left"],
+            row.get("first_due_on"),
+            row["slipped_days"],
         )
 
 

@@ -450,6 +450,7 @@ def _action(estate: Estate, h: Home, j: int) -> Action:
         plan=h.plan,
         owner=owner,
         due_on=due_on,
+        first_due_on=due_on,
         status=status,
         created_at=_at(h.started_on),
         version=1 if status == "not_started" else 2,

@@ -50,6 +50,7 @@ ACTION_COLUMNS = (
     Action.owner.active.as_alias("owner_active"),
     Action.owner_role,
     Action.due_on,
+    Action.first_due_on,
     Action.status,
     Action.blocked_reason,
     Action.dropped_reason,
@@ -67,6 +68,7 @@ PROGRESS_COLUMNS = (
     Action.owner.name.as_alias("owner_name"),
     Action.owner.active.as_alias("owner_active"),
     Action.due_on,
+    Action.first_due_on,
     Action.status,
     Action.blocked_reason,
     Action.dropped_reason,
@@ -119,6 +121,9 @@ def derive(row: dict[str, Any], today) -> None:
     (an account made inactive: nobody is reminded of it), and its theme's name."""
     row["overdue"] = row["due_on"] < today and row["status"] not in SETTLED
     row["owner_left"] = bool(row.get("owner_name")) and not row.get("owner_active", True)
+    first = row.get("first_due_on")
+    late = (row["due_on"] - first).days if first and row["status"] not in SETTLED else 0
+    row["slipped_days"] = max(late, 0)  # moved later than first agreed, while still open
     row["theme_label"] = playbook_files.THEMES.get(row["theme"], row["theme"])
 
 
@@ -259,7 +264,9 @@ async def commit(
             ).returning(Plan.id)
             plan_id = created[0]["id"]
         for action, finding_ids in rows:
-            inserted = await Action.insert(Action(plan=plan_id, **action)).returning(Action.id)
+            inserted = await Action.insert(
+                Action(plan=plan_id, first_due_on=action["due_on"], **action)
+            ).returning(Action.id)
             action_id = inserted[0]["id"]
             if finding_ids:
                 await ActionFinding.insert(
@@ -430,6 +437,7 @@ def summary(actions: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
             a for a in actions if today <= a["due_on"] <= week and a["status"] not in FINISHED
         ],
         "blocked": [a for a in actions if a["status"] == "blocked"],
+        "slipped": [a for a in actions if a.get("slipped_days")],
         "dropped": dropped,
         "owners_left": owners_left(actions),
     }

@@ -35,6 +35,9 @@ class Action(Table, tablename="plan_action"):
     owner_role = Varchar(length=40, default="registered_manager")
     # indexed: reminder jobs look for actions due soon or overdue
     due_on = Date(index=True)
+    # the due date first agreed: an open action due later than this has slipped, however
+    # many times it was moved (each move is in the history)
+    first_due_on = Date(null=True, default=None)
     status = Varchar(length=20, default="not_started", index=True)
     blocked_reason = Text(default="")
     verified_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)

@@ -86,17 +86,11 @@ DESCRIPTION = "plans, actions, action findings"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="plans", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="plans", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Action", tablename="plan_action", schema=None, columns=None
-    )
+    manager.add_table(class_name="Action", tablename="plan_action", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Plan", tablename="action_plan", schema=None, columns=None
-    )
+    manager.add_table(class_name="Plan", tablename="action_plan", schema=None, columns=None)
 
     manager.add_table(
         class_name="ActionFinding",

@@ -44,9 +44,7 @@ DESCRIPTION = "action done/verification fields, progress notes"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="plans", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="plans", description=DESCRIPTION)
 
     manager.add_table(
         class_name="ActionNote",

@@ -44,9 +44,7 @@ DESCRIPTION = "organisations own playbooks"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="plans", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="plans", description=DESCRIPTION)
 
     manager.add_table(
         class_name="OrgPlaybook",

@@ -346,3 +346,21 @@ async def test_a_home_whose_manager_has_left_is_flagged_everywhere(world, client
         briefing = (await client.get(f"/services/{left_home}/briefing")).text
     assert "the registered manager, has left." in briefing
     assert f"/cases/{case['id']}/casefile.zip" in briefing
+
+
+async def test_actions_moved_later_than_first_agreed_are_counted_in_both_views(world):
+    estate = await _estate(world, 2)
+    first = estate["ids"][0]
+    await Action.update({Action.first_due_on: dt.date(2026, 11, 1)}).where(
+        (Action.status == "not_started") & Action.plan.case.service.is_in([first])
+    )  # first agreed for 1 Nov, now due 1 Dec: a month later
+    await Action.update({Action.first_due_on: dt.date(2026, 5, 1)}).where(
+        (Action.status == "verified") & Action.plan.case.service.is_in([first])
+    )  # finished: whatever its dates did, it no longer slips
+    with clock.frozen(NOW):
+        rows = {r["id"]: r for r in await portfolio.commissioner_view(estate["commissioner"])}
+        homes = {h["id"]: h for h in (await portfolio.quality_view(estate["lead"]))["homes"]}
+    assert rows[first]["slipped"] == 1 and rows[estate["ids"][1]]["slipped"] == 0
+    assert homes[first]["slipped"] == 1
+    header, body = portfolio.csv_rows(list(rows.values()), portfolio.COMMISSIONER_CSV)
+    assert "Actions moved later than first agreed" in header

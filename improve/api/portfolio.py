@@ -262,6 +262,8 @@ class PortfolioRow(msgspec.Struct):
     last_review_rag: str
     projected: str
     trend: str
+    slipped_actions: int = 0  # open, and due later than first agreed
+    manager_left: bool = False  # the registered manager's account is inactive
 
 
 @get(
@@ -305,6 +307,8 @@ async def commissioner_portfolio(
             last_review_rag=r["last_review_rag"],
             projected=r["projected"],
             trend=r["trend"]["word"],
+            slipped_actions=r["slipped"],
+            manager_left=r["manager_left"],
         )
         for r in await portfolio.commissioner_view(viewer, filters)
     ]

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Count
 
 from improve import access, clock, snapshots
@@ -123,11 +124,18 @@ def _open_case_ids(viewer: Viewer):
 
 
 async def _action_counts(viewer: Viewer, *, by_theme: bool) -> dict[int, dict[str, Any]]:
-    """Per case: actions by status (and theme, for the heat map), and how many are
-    overdue. Two grouped queries, read from the index of actions' progress alone."""
+    """Per case: actions by status (and theme, for the heat map), how many are overdue
+    and how many open ones are due later than first agreed (slipped). Three grouped
+    queries, read from the index of actions' progress alone."""
     where = Action.plan.is_in(plan_ids_of_cases(_open_case_ids(viewer)))
     out: dict[int, dict[str, Any]] = defaultdict(
-        lambda: {"total": 0, "finished": 0, "overdue": 0, "themes": defaultdict(lambda: [0, 0])}
+        lambda: {
+            "total": 0,
+            "finished": 0,
+            "overdue": 0,
+            "slipped": 0,
+            "themes": defaultdict(lambda: [0, 0]),
+        }
     )
     # grouping by theme too multiplies the rows; the commissioner's view has no use for it
     keys = (ACTION_CASE, Action.theme, Action.status) if by_theme else (ACTION_CASE, Action.status)
@@ -149,6 +157,13 @@ async def _action_counts(viewer: Viewer, *, by_theme: bool) -> dict[int, dict[st
         .group_by(ACTION_CASE)
     ):
         out[r["case_id"]]["overdue"] = r["n"]
+    moved_later = WhereRaw("plan_action.due_on > plan_action.first_due_on")
+    for r in (
+        await Action.select(ACTION_CASE_ID, Count(alias="n"))
+        .where(where & Action.status.not_in(list(SETTLED)) & moved_later)
+        .group_by(ACTION_CASE)
+    ):
+        out[r["case_id"]]["slipped"] = r["n"]
     return out
 
 
@@ -247,6 +262,7 @@ def commissioner_row(
         "progress": progress,
         "actions": total,
         "overdue": counts["overdue"] if counts else 0,
+        "slipped": counts["slipped"] if counts else 0,
         "missed_reviews": _missed_reviews(case, today),
         "last_review_rag": case["last_review_rag"] if case else "",
         "last_review_on": case["last_review_on"] if case else None,
@@ -381,6 +397,7 @@ COMMISSIONER_CSV = (
     ("Days to expected re-inspection", "days_to_reinspection"),
     ("Plan progress %", "progress"),
     ("Overdue actions", "overdue"),
+    ("Actions moved later than first agreed", "slipped"),
     ("Missed reviews", "missed_reviews"),
     ("Last review RAG", "last_review_rag"),
     ("Projected rating", "projected_label"),
@@ -493,6 +510,7 @@ async def _homes(viewer: Viewer) -> dict[str, Any]:
                 else "Not rated",
                 "progress": round(100 * c["finished"] / c["total"]) if c and c["total"] else None,
                 "overdue": c["overdue"] if c else 0,
+                "slipped": c["slipped"] if c else 0,
                 "themes": _theme_heat(c),
                 "milestones": _milestones(
                     case,
@@ -602,6 +620,7 @@ QUALITY_CSV_BASE = (
     ("Projected rating", "projected"),
     ("Plan progress %", "progress"),
     ("Overdue actions", "overdue"),
+    ("Actions moved later than first agreed", "slipped"),
     ("Days to plan agreed", "plan_agreed"),
     ("Days to first green review", "first_green_review"),
     ("Days to re-rating", "rerated"),

@@ -315,6 +315,18 @@ async def _plan(viewer: Viewer, case_id: int, checker: Viewer | None = None) -> 
     await actions.update(
         viewer, sixth["id"], {"due_on": today - dt.timedelta(days=16)}, version=sixth["version"]
     )
+    # one date moved later than first agreed: the plan, the portfolio and the briefing say so
+    if len(rows) > 6:
+        seventh = rows[6]
+        await actions.update(
+            viewer,
+            seventh["id"],
+            {
+                "due_on": seventh["due_on"] + dt.timedelta(days=21),
+                "note": "Moved: the trainer cancelled the first date.",
+            },
+            version=seventh["version"],
+        )
 
 
 async def _review(viewer: Viewer, case_id: int, held_on: dt.date, **fields: str) -> None:

@@ -160,6 +160,7 @@ def test_commissioners_see_levels_progress_and_projections(shown):
     oak = devon["Oakwood House"]
     assert oak["level"] == "Placements suspended" and oak["rating_label"] == "Inadequate"
     assert 0 < oak["progress"] < 100 and oak["overdue"] >= 1
+    assert oak["slipped"] == 1  # the training date the story moved three weeks later
     assert oak["projected_label"] == "Requires improvement"
     assert oak["days_since_inadequate"] == 82
     exeter = devon["Oakwood Home Care Exeter"]

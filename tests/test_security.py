@@ -815,6 +815,7 @@ def test_emails_escape_names_in_html_and_keep_plain_text_plain():
                 "missed_reviews": 1,
                 "rag_change": "amber → red",
                 "days_to_reinspection": 30,
+                "manager_left": True,
             }
         ],
     }

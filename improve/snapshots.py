@@ -190,10 +190,13 @@ class Views:
         return pickle.loads(self.kept[key])  # noqa: S301 (our own bytes, made in this process)
 
     def put(self, stamp: tuple[str, int], key: Hashable, value: Any, budget: int) -> None:
+        if self.stamp is not None and stamp[0] == self.stamp[0] and stamp[1] < self.stamp[1]:
+            # computed by a request that read the stamp before a later commit: right for
+            # its own state, which no request will ask for again; the newer views stay
+            return
         if stamp != self.stamp:
-            # Another state of the data (newer; or older: a restored backup, a request
-            # that read the stamp before a commit): whatever was kept belongs to another
-            # state, so none of it may be served again.
+            # Another state of the data (newer; or another epoch: a restored backup):
+            # whatever was kept belongs to another state, so none of it may be served.
             self.clear()
             self.stamp = stamp
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)

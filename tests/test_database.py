@@ -140,8 +140,8 @@ async def test_bad_input_writes_nothing_and_names_every_field(world):
 
 @sqlite_only
 async def test_pooled_read_connections_see_every_commit(world):
-    """Read transactions reuse idle connections, and reads outside a transaction share
-    one: neither may ever answer from an old snapshot."""
+    """Read transactions and reads outside a transaction reuse idle connections: neither
+    may ever answer from an old snapshot."""
     engine = db.engine()
     provider = await world.org(OrgKind.PROVIDER)
 
@@ -155,7 +155,7 @@ async def test_pooled_read_connections_see_every_commit(world):
     async with engine.read_transaction():
         assert await services_now() == 1
     assert engine.idle == pooled  # the same connection, given back again
-    assert await services_now() == 1  # the shared reader, outside any transaction
+    assert await services_now() == 1  # a read outside any transaction, on an idle connection
     await world.service(provider)
     assert await services_now() == 2
 

@@ -1,19 +1,27 @@
-"""The one clock. Domain code asks it for the time so tests can set the time."""
+"""The one clock. Domain code asks it for the time so tests can set the time.
+
+A stopped clock is local to the task that stopped it (a context variable), and to the
+tasks that task starts: a job that stops the clock at its run time inside the web
+process changes the time for that job alone, never for the requests served beside it
+or for another job running at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 
 from improve.settings import get_settings
 
-_frozen: datetime | None = None
+_frozen: ContextVar[datetime | None] = ContextVar("improve_clock_frozen", default=None)
 
 
 def now() -> datetime:
     """The current time, timezone-aware, in UTC (stored times are always UTC)."""
-    return _frozen if _frozen is not None else datetime.now(UTC)
+    frozen_at = _frozen.get()
+    return frozen_at if frozen_at is not None else datetime.now(UTC)
 
 
 def today() -> date:
@@ -27,12 +35,12 @@ def local(moment: datetime) -> datetime:
 
 @contextmanager
 def frozen(at: datetime) -> Iterator[None]:
-    """Stop the clock at ``at`` (which must be timezone-aware) for the block."""
-    global _frozen
+    """Stop the clock at ``at`` (which must be timezone-aware) for the block, in this
+    task and the tasks it starts."""
     if at.tzinfo is None:
         raise ValueError("frozen() needs a timezone-aware datetime")
-    previous, _frozen = _frozen, at.astimezone(UTC)
+    token = _frozen.set(at.astimezone(UTC))
     try:
         yield
     finally:
-        _frozen = previous
+        _frozen.reset(token)

@@ -59,7 +59,9 @@ def _lifespan(settings: Settings):
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown(wait=False)
+                from jobs import stop as stop_jobs
+
+                await stop_jobs(scheduler)
             await db.release()
 
     return lifespan

@@ -44,6 +44,15 @@ def _with_database(work):
     return asyncio.run(run())
 
 
+def _log_to_stderr(level: str) -> None:
+    """The worker's log (each job run's summary, failures) on stderr, as the web app's."""
+    import logging
+
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
 def _refused(errors: dict[str, str], closing: str = "") -> int:
     """Say what is wrong, one line per field, on stderr; the exit status for refusals."""
     for where, message in errors.items():
@@ -186,22 +195,25 @@ def cmd_jobs_run(_: argparse.Namespace) -> int:
 
     from improve import db
     from jobs import build_scheduler
+    from jobs import stop as stop_jobs
 
-    settings_module.get_settings().check()
+    settings = settings_module.get_settings().check()
+    _log_to_stderr(settings.log_level)
 
     async def run() -> None:
-        await db.prepare(settings_module.get_settings().db_pool_size)
-        stop = asyncio.Event()
+        await db.prepare(settings.db_pool_size)
+        stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping.set)
         scheduler = build_scheduler()
         scheduler.start()
         print("improve jobs: running; SIGTERM stops cleanly.", flush=True)
         try:
-            await stop.wait()
+            await stopping.wait()
+            print("improve jobs: stopping; finishing what is in flight.", flush=True)
         finally:
-            scheduler.shutdown(wait=True)
+            await stop_jobs(scheduler)
             await db.release()
             print("improve jobs: stopped.", flush=True)
 

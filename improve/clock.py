@@ -24,6 +24,12 @@ def now() -> datetime:
     return frozen_at if frozen_at is not None else datetime.now(UTC)
 
 
+def wall() -> datetime:
+    """The real time, never stopped: for what processes agree on between themselves (how
+    long a sender's claim on an email lasts), not for what the domain's dates mean."""
+    return datetime.now(UTC)
+
+
 def today() -> date:
     """Today's date where the service's users are (IMPROVE_TIMEZONE)."""
     return now().astimezone(get_settings().tz).date()

@@ -88,6 +88,22 @@ VARIABLES: tuple[Variable, ...] = (
         "Tries before an email is given up as failed (with growing waits between).",
     ),
     Variable(
+        "IMPROVE_MAIL_LEASE_SECONDS",
+        "600",
+        "How long a sender's claim on an email lasts without renewal; a sender renews it"
+        " while it sends, so only a sender that died loses it.",
+    ),
+    Variable(
+        "IMPROVE_MAIL_BATCH",
+        "200",
+        "Emails one delivery run takes at most (the rest wait for the next run).",
+    ),
+    Variable(
+        "IMPROVE_SMTP_TIMEOUT_SECONDS",
+        "30",
+        "How long to wait for the mail server at each step before giving up on a send.",
+    ),
+    Variable(
         "IMPROVE_REVIEW_REMINDER_DAYS", "3", "Remind attendees this many days before a review."
     ),
     Variable(
@@ -202,6 +218,9 @@ class Settings:
     scheduler: bool = True
     mail_pause_seconds: float = 0.5
     mail_max_attempts: int = 8
+    mail_lease_seconds: int = 600
+    mail_batch: int = 200
+    smtp_timeout_seconds: float = 30
     review_reminder_days: int = 3
     action_reminder_days: int = 7
     runchart_baseline: int = 12
@@ -289,6 +308,9 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         scheduler=_choice("IMPROVE_SCHEDULER", env, ("on", "off")) == "on",
         mail_pause_seconds=_float("IMPROVE_MAIL_PAUSE_SECONDS", env),
         mail_max_attempts=_int("IMPROVE_MAIL_MAX_ATTEMPTS", env, minimum=1),
+        mail_lease_seconds=_int("IMPROVE_MAIL_LEASE_SECONDS", env, minimum=3),
+        mail_batch=_int("IMPROVE_MAIL_BATCH", env, minimum=1),
+        smtp_timeout_seconds=_float("IMPROVE_SMTP_TIMEOUT_SECONDS", env),
         review_reminder_days=_int("IMPROVE_REVIEW_REMINDER_DAYS", env, minimum=0),
         runchart_baseline=_int("IMPROVE_RUNCHART_BASELINE", env, minimum=1),
         runchart_shift=_int("IMPROVE_RUNCHART_SHIFT", env, minimum=2),

@@ -96,5 +96,5 @@ async def send(row: dict[str, Any], settings: Settings | None = None) -> None:
         password=settings.smtp_password or None,
         use_tls=settings.smtp_security == "tls",
         start_tls=settings.smtp_security == "starttls",
-        timeout=30,
+        timeout=settings.smtp_timeout_seconds,
     )

@@ -23,7 +23,8 @@ class Outbox(Table, tablename="outbox"):
     # indexed: the sender looks for pending rows
     status = Varchar(length=20, default="pending", index=True)
     attempts = Integer(default=0)
-    claimed_at = Timestamptz(null=True, default=None)
+    claimed_at = Timestamptz(null=True, default=None)  # the real time of the claim or renewal
+    claim_token = Varchar(length=32, default="")  # whose claim it is (empty: nobody's)
     sent_at = Timestamptz(null=True, default=None)
     last_error = Text(default="")
     created_at = Timestamptz()

@@ -400,3 +400,55 @@ async def test_a_refused_withdrawal_redacts_nothing(scene, monkeypatch):
     assert row["withdrawn_at"] is None and row["file_name"] == scene["resident"].file_name
     path, _ = await evidence.file_for_download(scene["me"], file["id"])
     assert path.read_bytes() == scene["resident"].content
+
+
+async def test_evidence_withdrawn_before_the_upgrade_is_redacted_by_the_migration(scene):
+    """Evidence withdrawn by the code before this rule (its row emptied, its withdrawal
+    logged, its history left as it was) is redacted by the migration, which logs it."""
+    import importlib
+
+    from improve import history
+    from improve.db import write_tx
+    from improve.evidence.tables import Evidence
+
+    migration = importlib.import_module(
+        "improve.evidence.piccolo_migrations.evidence_2026_12_04t15_00_00_000000"
+    )
+    me, who = scene["me"], scene["resident"]
+    note, link, file = scene["planted"]
+    async with write_tx():  # as the withdrawal was written until now
+        for item in (link, file):
+            await Evidence.update(
+                {
+                    Evidence.withdrawn_at: NOW,
+                    Evidence.withdrawn_by_name: me.name,
+                    Evidence.withdrawn_reason: REASON,
+                    Evidence.text: "",
+                    Evidence.url: "",
+                    Evidence.file_name: "",
+                    Evidence.stored_name: "",
+                }
+            ).where(Evidence.id == item["id"])
+            await history.record(
+                actor=me,
+                service_id=scene["service"]["id"],
+                case_id=scene["case"]["id"],
+                entity="evidence",
+                entity_id=item["id"],
+                action="withdrawn",
+                summary=f"Evidence withdrawn: {REASON}",
+                after={"reason": REASON},
+            )
+    assert who.found({"history": str(await _events(file["id"]))})
+    assert await migration.redact_earlier_withdrawals() == 2
+    for item in (link, file):
+        added, withdrawn, redacted = await _events(item["id"])
+        assert who.found({"history": str([added, withdrawn, redacted])}) == {}
+        assert added["after"]["text"] == "[withdrawn]" and added["summary"].endswith(
+            ": [withdrawn]"
+        )
+        assert redacted["action"] == "redacted" and redacted["actor_name"] == "improve migrate"
+        assert redacted["after"] == {"redacted_events": [added["id"]]}
+    (still,) = await _events(note["id"])  # not withdrawn: untouched
+    assert still["after"]["text"] == who.note
+    assert await migration.redact_earlier_withdrawals() == 0

@@ -25,7 +25,14 @@ keeps every other guarantee, whatever code (ours, a script, raw SQL) runs the UP
   so no redaction happens without its own record.
 
 Anything else raises "the audit log is append-only", as before.
+
+Evidence withdrawn before this migration is redacted by it, under the new rule: for each
+such item the log gets an entry (by "improve migrate", saying which entries it redacted)
+before its entries are redacted. The code is frozen here, as a migration's must be.
 """
+
+import datetime as dt
+import json
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.table import Table
@@ -130,6 +137,85 @@ POSTGRES_BACKWARDS = [
 ]
 
 
+SUMMARY_MAX = 300
+
+
+def _summary_without(summary: str, shown: object) -> str:
+    """As improve.history._summary_without was written on 2026-12-04."""
+    if not isinstance(shown, str) or not shown or shown == MARKER:
+        return summary
+    cut = None
+    if summary.endswith(": " + shown):
+        cut = len(summary) - len(shown)
+    elif len(summary) >= SUMMARY_MAX:
+        cut = next(
+            (
+                i
+                for i in range(2, len(summary))
+                if summary[i - 2 : i] == ": " and shown.startswith(summary[i:])
+            ),
+            None,
+        )
+    if cut is None and shown in summary:
+        cut = summary.index(shown)
+    if cut is None:
+        return summary
+    return summary[:cut][: SUMMARY_MAX - len(MARKER)] + MARKER
+
+
+def _json(value: object) -> dict:
+    if isinstance(value, str | bytes):
+        value = json.loads(value)
+    return dict(value or {})
+
+
+async def redact_earlier_withdrawals() -> int:
+    """Redact the history of evidence withdrawn before the rule existed. Returns how many
+    evidence items it redacted. Safe to run again (nothing left to do the second time)."""
+    postgres = RawTable._meta.db.engine_type != "sqlite"
+    as_json = "{}::json" if postgres else "{}"
+    rows = await RawTable.raw(
+        'SELECT a.id, a.service, a."case", a.entity_id, a.summary, a.after '
+        "FROM audit_event a JOIN evidence e ON e.id = a.entity_id "
+        "WHERE a.entity = 'evidence' AND a.action = 'added' AND e.withdrawn_at IS NOT NULL "
+        "ORDER BY a.id"
+    )
+    todo: dict[int, list[tuple[dict, str, dict]]] = {}
+    for row in rows:
+        before = _json(row["after"])
+        after = dict(before)
+        for key in _FIELDS:
+            if isinstance(after.get(key), str) and after[key]:
+                after[key] = MARKER
+        summary = _summary_without(row["summary"], before.get("file_name") or before.get("url"))
+        if after != before or summary != row["summary"]:
+            todo.setdefault(row["entity_id"], []).append((row, summary, after))
+    now = dt.datetime.now(dt.UTC)
+    for evidence_id, events in todo.items():
+        first = events[0][0]
+        await RawTable.raw(
+            'INSERT INTO audit_event ("at", actor, actor_name, service, "case", entity, '
+            "entity_id, action, summary, before, after) "
+            f"VALUES ({{}}, NULL, {{}}, {{}}, {{}}, 'evidence', {{}}, 'redacted', {{}}, NULL, "
+            f"{as_json})",
+            now,
+            "improve migrate",
+            first["service"],
+            first["case"],
+            evidence_id,
+            "Evidence withdrawn earlier: its note, link and file name removed from the history",
+            json.dumps({"redacted_events": [row["id"] for row, _, _ in events]}),
+        )
+        for row, summary, after in events:
+            await RawTable.raw(
+                f"UPDATE audit_event SET summary = {{}}, after = {as_json} WHERE id = {{}}",
+                summary,
+                json.dumps(after),
+                row["id"],
+            )
+    return len(todo)
+
+
 async def forwards():
     manager = MigrationManager(migration_id=ID, app_name="evidence", description=DESCRIPTION)
 
@@ -139,6 +225,7 @@ async def forwards():
     async def run():
         for statement in statements(SQLITE_FORWARDS, POSTGRES_FORWARDS):
             await RawTable.raw(statement)
+        await redact_earlier_withdrawals()
 
     async def back():
         for statement in statements(SQLITE_BACKWARDS, POSTGRES_BACKWARDS):

@@ -15,6 +15,7 @@ from typing import Any
 
 from improve import access, clock
 from improve.access import Viewer
+from improve.accounts.tables import Role, User
 from improve.cases.tables import AuditEvent
 from improve.exports import to_csv
 
@@ -51,6 +52,10 @@ REDACTED = "[withdrawn]"
 # The evidence texts an 'added' event copies (improve.evidence.domain.add), which may
 # hold what should never have been shared: a resident's name, NHS number, birth date.
 EVIDENCE_TEXTS = ("text", "url", "file_name")
+# A commissioner's monitoring of a service (its level, its visits) is its own: another
+# commissioner of the service does not see it, here as on the monitoring pages and the
+# briefing. The provider's people see every commissioner's (they have to answer them).
+MONITORING_ENTITIES = ("monitoring", "visit")
 
 
 def jsonable(value: Any) -> Any:
@@ -183,6 +188,12 @@ def _scoped(
     where = (AuditEvent.case == case_id) & AuditEvent.service.is_in(
         access.visible_service_ids(viewer)
     )
+    if viewer.role == Role.COMMISSIONER:
+        # whose monitoring an event is: its author's organisation (only a commissioner
+        # records one, for its own organisation; people never change organisation)
+        where &= AuditEvent.entity.not_in(list(MONITORING_ENTITIES)) | AuditEvent.actor.is_in(
+            User.select(User.id).where(User.organisation == viewer.organisation_id)
+        )
     if entity:
         where &= AuditEvent.entity == entity
     if entity_id is not None:

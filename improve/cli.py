@@ -63,7 +63,6 @@ def _refused(errors: dict[str, str], closing: str = "") -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings_module.get_settings().check()  # a bad configuration stops here, in one line
     _serve(args.host, args.port, args.workers)
     return 0
 
@@ -197,7 +196,7 @@ def cmd_jobs_run(_: argparse.Namespace) -> int:
     from jobs import build_scheduler
     from jobs import stop as stop_jobs
 
-    settings = settings_module.get_settings().check()
+    settings = settings_module.get_settings()  # checked by main() before any command
     _log_to_stderr(settings.log_level)
 
     async def run() -> None:
@@ -328,13 +327,20 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--no-serve", action="store_true", help="prepare the data and stop")
-    demo.set_defaults(func=cmd_demo)
+    # the demo makes its own settings (a throwaway key, its own database)
+    demo.set_defaults(func=cmd_demo, own_settings=True)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if not getattr(args, "own_settings", False):
+            # Every other command needs the secret key or the database (or both): a bad
+            # configuration stops each of them here, in one line, before anything is
+            # read, written or sent (cron's `jobs run-once` signed unsubscribe links
+            # with an empty key when only `serve` and `jobs run` checked).
+            settings_module.get_settings().check()
         return args.func(args)
     except SettingsError as exc:
         print(f"improve: {exc}", file=sys.stderr)

@@ -79,6 +79,7 @@ LABELS = {
     "content_type": "File type",
     "size": "Size",
     "reason": "Why withdrawn",
+    "redacted_events": "Removed from the history",
 }
 
 # Kept in the history and its CSV, but nothing a reader needs on the page.
@@ -144,6 +145,9 @@ def word(entity: str, field: str, value: Any, names: dict[int, str] | None = Non
         return "; ".join(f"{THEMES.get(k, k)}: {RAG.get(v, v)}" for k, v in value.items())
     if field == "findings":
         return counted(len(value), "finding")
+    if field == "redacted_events" and isinstance(value, list):
+        entries = counted(len(value), "earlier entry", "earlier entries")
+        return f"its note, link and file name ({entries})"
     if field == "size" and isinstance(value, int):
         return file_size(value)
     if field == "regulation":

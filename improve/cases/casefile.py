@@ -5,8 +5,8 @@ It holds the plan as it is sent to CQC, the findings, every progress review, the
 service's measures, the evidence (its list, and the files themselves) and the full
 history, each as a CSV that spreadsheets open safely, with a README saying what each
 file is. Withdrawn evidence is listed with why, and its file is not there: it was
-deleted. The same reads as the pages, through the same scope: whoever can see the case
-can take its file, and nothing more.
+deleted, and its texts were redacted in the history. The same reads as the pages,
+through the same scope: whoever can see the case can take its file, and nothing more.
 
 The ZIP is written to a temporary file in a worker thread (evidence can run to hundreds
 of megabytes), sent, then deleted.
@@ -46,6 +46,7 @@ measures.csv   the service's monthly figures, one row per measure and month
 evidence.csv   every piece of evidence, on which action or finding, who added it when
 evidence/      the evidence files themselves, named by their number in evidence.csv
 history.csv    every change to the case, with who made it and when, as recorded
+               (withdrawn evidence's note, link and file name show as [withdrawn])
 
 The CSV files open in Excel, LibreOffice or Google Sheets. A cell that would start with
 =, +, - or @ begins with ' so that no spreadsheet runs it as a formula.

@@ -262,9 +262,10 @@ MAX_REASON = 500
 
 async def withdraw(viewer: Viewer, evidence_id: int, reason: str) -> dict[str, Any]:
     """Withdraw evidence added by mistake: the row stays, saying who withdrew it, when and
-    why; the file is deleted and the note, link and file name are emptied, so what should
-    not have been shared is gone from the page and from storage. Anyone who can edit the
-    case may do it, on a closed case too (a wrong file must not stay for ever)."""
+    why; the file is deleted and the note, link and file name are emptied, and replaced
+    by "[withdrawn]" in the history's copies, so what should not have been shared is gone
+    from the pages, the history, the case file and storage. Anyone who can edit the case
+    may do it, on a closed case too (a wrong file must not stay for ever)."""
     row = await get(viewer, evidence_id)
     case = await cases.editable_case(viewer, row["case"])
     reason = (reason or "").strip()
@@ -290,15 +291,14 @@ async def withdraw(viewer: Viewer, evidence_id: int, reason: str) -> dict[str, A
         )
         if not updated:
             raise Conflict("This evidence was already withdrawn")
-        await history.record(
+        # the history's copies of the note, link and file name go too, in this
+        # transaction: what should not have been shared must not stay readable there
+        await history.record_evidence_withdrawal(
             actor=viewer,
             service_id=case["service"],
             case_id=case["id"],
-            entity="evidence",
-            entity_id=evidence_id,
-            action="withdrawn",
-            summary=f"Evidence withdrawn: {reason}"[:300],
-            after={"reason": reason},
+            evidence_id=evidence_id,
+            reason=reason,
         )
     if row["stored_name"]:
         _delete_file(row["stored_name"])

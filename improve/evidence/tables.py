@@ -14,7 +14,7 @@ class Evidence(Table, tablename="evidence"):
 
     Withdrawn evidence (a wrong file, a resident's details where they should not be)
     keeps its row, with who withdrew it, when and why; its file is deleted and its note,
-    link and file name are emptied.
+    link and file name are emptied here and redacted in the history.
     """
 
     case = ForeignKey(references=Case, on_delete=OnDelete.restrict, null=False, index=True)

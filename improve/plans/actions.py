@@ -30,6 +30,11 @@ MOVES = {
 # statuses whose reason is kept in a column of its own; any other reason given with a
 # status change (reopening a verified action) is kept as a note
 REASON_FIELDS = {"blocked": "blocked_reason", "dropped": "dropped_reason"}
+# "Verified" stays true after the fact: a verified action is not handed to its verifier
+VERIFIER_AS_OWNER = (
+    "is the person who verified it: a verified action's owner must be someone else "
+    "(reopen it first to hand it to them)"
+)
 MAX_NOTE = 5000
 
 
@@ -42,8 +47,13 @@ def check_status(
     done_by: int | None,
     reason: str = "",
     evidence: str = "",
+    new_owner_id: int | None = None,
 ) -> list[str]:
-    """Why a status change is refused (empty: allowed). Pure."""
+    """Why a status change is refused (empty: allowed). Pure.
+
+    ``owner_id`` is the owner before the request, ``new_owner_id`` the one it gives
+    (None: unchanged): whoever verifies must be neither, nor the person who did it, so
+    an owner cannot verify their own action by handing it on in the same request."""
     if to not in plans.ACTION_STATUSES:
         return [f"'{to}' is not a status"]
     if to == current:
@@ -57,7 +67,7 @@ def check_status(
     if to == "dropped" and not reason.strip():
         problems.append("Say why it is no longer needed: the plan's readers will ask.")
     if to == "verified":
-        if actor_id in (owner_id, done_by):
+        if actor_id in (owner_id, new_owner_id, done_by):
             problems.append(
                 "Someone other than the owner and the person who did it must verify it."
             )
@@ -76,6 +86,7 @@ async def get_action(viewer: Viewer, action_id: int) -> dict[str, Any]:
             Action.plan.case.as_alias("case_id"),
             Action.done_by,
             Action.done_on,
+            Action.verified_by,
             Action.verified_by.name.as_alias("verified_by_name"),
             Action.verification_note,
         )
@@ -149,13 +160,20 @@ async def update(
         row["status"],
         status,
         actor_id=viewer.user_id,
-        owner_id=changes.get("owner", row["owner"]),
+        owner_id=row["owner"],  # judged against the owner before this request
+        new_owner_id=changes.get("owner"),
         done_by=row["done_by"],
         reason=reason,
         evidence=evidence,
     )
     if problems:
         errors["status"] = " ".join(problems)
+    elif (
+        status == row["status"] == "verified"
+        and changes.get("owner", row["owner"]) != row["owner"]
+        and changes["owner"] == row["verified_by"]
+    ):
+        errors["owner"] = VERIFIER_AS_OWNER
     note = str(data.get("note") or "").strip()
     for name, text in (("note", note), ("evidence", evidence), ("reason", reason)):
         if len(text) > MAX_NOTE:
@@ -347,6 +365,20 @@ async def bulk(
         )
         new_owner = plans._owner({"owner": owner}, await plans._owners(service["provider"]))
     async with write_tx():
+        if new_owner is not None:
+            verified = await Action.select(Action.title).where(
+                Action.id.is_in(action_ids)
+                & (Action.status == "verified")
+                & (Action.verified_by == new_owner)
+            )
+            if verified:
+                titles = "; ".join(r["title"] for r in verified)
+                raise Invalid(
+                    {
+                        "owner": f"{VERIFIER_AS_OWNER}; leave these out or choose someone "
+                        f"else: {titles}"
+                    }
+                )
         for action_id in action_ids:
             row = in_plan[action_id]
             after: dict[str, Any] = {}

@@ -9,6 +9,7 @@ from typing import Any
 
 from improve import clock
 from improve.access import Viewer
+from improve.accounts.tables import Role
 from improve.assessments import domain as assessments
 from improve.cases import domain as cases
 from improve.measures import domain as measures
@@ -29,7 +30,7 @@ async def briefing(viewer: Viewer, service_id: int) -> dict[str, Any]:
         "case": None,
         "measures": await _measures(viewer, service_id),
         "assessment": await _latest_assessment(viewer, service_id),
-        "levels": await _levels(service_id),
+        "levels": await _levels(viewer, service_id),
         "visits": (await monitoring.visits_of(viewer, service_id))[:5],
     }
     if case:
@@ -53,12 +54,16 @@ async def _latest_assessment(viewer: Viewer, service_id: int) -> dict[str, Any] 
     return await assessments.get(viewer, past[0]["id"]) if past else None
 
 
-async def _levels(service_id: int) -> list[dict[str, Any]]:
-    """Every commissioner's level for the service: the provider should know them all, and
-    a commissioner sees its partners' (they share the provider)."""
-    return await MonitoringStatus.select(
+async def _levels(viewer: Viewer, service_id: int) -> list[dict[str, Any]]:
+    """The commissioners' levels for the service: the provider's people see them all
+    (they should know them), a commissioner its own organisation's only (a level is
+    its own, as on its monitoring page and in the case's history)."""
+    query = MonitoringStatus.select(
         MonitoringStatus.commissioner.name.as_alias("commissioner"),
         MonitoringStatus.level.name.as_alias("level"),
         MonitoringStatus.review_on,
         MonitoringStatus.set_at,
     ).where(MonitoringStatus.service == service_id)
+    if viewer.role == Role.COMMISSIONER:
+        query = query.where(MonitoringStatus.commissioner == viewer.organisation_id)
+    return await query

@@ -328,15 +328,18 @@ async def run_import(request: Request, viewer: CurrentViewer) -> Template:
             locations = [row.location for row in cqc.parse_directory(text)]
         else:
             locations = cqc.parse_locations(importer.parse_json_bytes(content))
-        provider = str(form.get("provider") or "")
+        provider = str(form.get("provider") or "").strip()
+        if provider and not provider.isdigit():
+            raise Invalid({"provider": "choose a provider from the list, or Match automatically"})
         report = await importer.import_locations(
             viewer,
             locations,
-            provider_id=int(provider) if provider.isdigit() else None,
+            provider_id=int(provider) if provider else None,
             create_providers=kind == "directory",
+            provider_field="provider",
         )
     except Invalid as exc:
-        return await _imports_page(viewer, 400, errors=exc.errors)
+        return await _imports_page(viewer, importer.page_status(exc), errors=exc.errors)
     return await _imports_page(viewer, report=report)
 
 

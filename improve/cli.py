@@ -172,8 +172,13 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
         provider_id = None
         if args.provider:
             provider_id = (await people.organisation_by_ref(args.provider))["id"]
+        # as the administrator: it may create, move and bind (improve/services/importer.py)
         return await importer.import_locations(
-            operator, locations, provider_id=provider_id, create_providers=args.directory
+            operator,
+            locations,
+            provider_id=provider_id,
+            create_providers=args.directory,
+            provider_field="--provider",
         )
 
     try:
@@ -295,7 +300,9 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--provider",
         default="",
-        help="provider organisation for new services (short name, name or id)",
+        help="provider organisation the records are filed under (short name, name or id): "
+        "a location another organisation holds is moved to it, and it is bound to the "
+        "records' CQC provider id when neither is bound yet",
     )
     imp.add_argument(
         "--directory",

@@ -20,6 +20,12 @@ class Invalid(DomainError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
+class FieldForbidden(Invalid):
+    """A field the viewer may see but not set (only an administrator may): 403, naming it."""
+
+    status_code = 403
+
+
 class NotFound(DomainError):
     """Missing, or outside the viewer's scope: the two look the same on purpose."""
 

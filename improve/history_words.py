@@ -68,6 +68,9 @@ LABELS = {
     "published_on": "Published",
     "overall": "Overall rating",
     **{kq: title for kq, title in framework.KEY_QUESTION_TITLES.items()},
+    # services (CQC imports and links)
+    "cqc_location_id": "CQC location id",
+    "cqc_provider_id": "CQC provider id",
     # monitoring
     "level": "Monitoring level",
     "review_on": "Review level by",

@@ -11,6 +11,7 @@ from browser_support import log_in_with_form, visit
 from conftest import PASSWORD
 
 from improve.accounts.tables import OrgKind, Role
+from improve.services.tables import Service
 
 pytestmark = pytest.mark.browser
 DATA = Path(__file__).parent / "data"
@@ -30,6 +31,11 @@ async def test_manager_imports_a_record_opens_a_case_and_adds_findings(
     manager, home = manager_and_home
     record = json.loads((DATA / "cqc_location_inadequate.json").read_text())
     record["locationId"] = "1-" + str(secrets.randbelow(10**9)).zfill(9)
+    record["providerId"] = "1-" + str(secrets.randbelow(10**9)).zfill(9)
+    # an administrator has linked the home to its CQC location (only they can)
+    await Service.update({Service.cqc_location_id: record["locationId"]}).where(
+        Service.id == home["id"]
+    )
     upload = tmp_path / "location.json"
     upload.write_text(json.dumps(record))
 

@@ -130,6 +130,11 @@ async def test_import_onto_the_service_page_moves_an_open_case_on(world):
     service = await world.service(provider, manager)
     me = viewer_of(manager)
     first = with_location(record("cqc_location_inadequate.json"), "1-555000005")
+    first["providerId"] = "1-555000905"  # a provider id no other test binds
+    # only the administrator links a service to its CQC location; then its people import
+    await Service.update({Service.cqc_location_id: "1-555000005"}).where(
+        Service.id == service["id"]
+    )
     with clock.frozen(NOW):
         await importer.import_locations(me, cqc.parse_locations(first), service_id=service["id"])
         case = await cases.open_case(me, service["id"])

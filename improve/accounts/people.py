@@ -65,10 +65,44 @@ def parse_choice(enum: type, value: str, field: str) -> Any:
 
 # --- organisations ---------------------------------------------------------
 
-ORG_COLUMNS = (Organisation.id, Organisation.name, Organisation.slug, Organisation.kind)
+ORG_COLUMNS = (
+    Organisation.id,
+    Organisation.name,
+    Organisation.slug,
+    Organisation.kind,
+    Organisation.cqc_provider_id,
+)
+
+# CQC's provider ids have the form of its location ids: "1-" and digits
+_CQC_PROVIDER_ID = re.compile(r"^1-\d{5,12}$")
 
 
-async def create_organisation(name: str, kind: str, slug: str = "") -> dict[str, Any]:
+async def _clean_cqc_provider_id(
+    value: Any, kind: str, org_id: int | None, field: str = "cqc_provider_id"
+) -> str | None:
+    """A CQC provider id to bind to an organisation (administrators only: the callers are
+    the Admin pages, the administrators' API and the command line), or None to unbind.
+    Only a provider is bound, and to a provider id no other organisation holds."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not _CQC_PROVIDER_ID.match(text):
+        raise Invalid({field: f"'{text[:40]}' is not a CQC provider id (1- then digits)"})
+    if kind != OrgKind.PROVIDER:
+        raise Invalid({field: "only a provider has a CQC provider id"})
+    holder = (
+        await Organisation.select(Organisation.id, Organisation.name)
+        .where(Organisation.cqc_provider_id == text)
+        .first()
+    )
+    if holder and holder["id"] != org_id:
+        raise Invalid({field: f"{text} is already bound to {holder['name']}"})
+    return text
+
+
+async def create_organisation(
+    name: str, kind: str, slug: str = "", cqc_provider_id: str | None = None
+) -> dict[str, Any]:
     name = clean_name(name)
     org_kind = parse_choice(OrgKind, kind, "kind")
     slug = slugify(slug or name)
@@ -77,21 +111,40 @@ async def create_organisation(name: str, kind: str, slug: str = "") -> dict[str,
     async with write_tx():
         if await Organisation.exists().where(Organisation.slug == slug):
             raise Invalid({"slug": f"'{slug}' is already used by another organisation"})
+        provider_id = await _clean_cqc_provider_id(cqc_provider_id, org_kind, None)
         rows = await Organisation.insert(
-            Organisation(name=name, slug=slug, kind=org_kind, created_at=clock.now())
+            Organisation(
+                name=name,
+                slug=slug,
+                kind=org_kind,
+                created_at=clock.now(),
+                cqc_provider_id=provider_id,
+            )
         ).returning(*ORG_COLUMNS)
     return rows[0]
 
 
-async def rename_organisation(org_id: int, name: str) -> dict[str, Any]:
+_UNCHANGED: Any = object()
+
+
+async def update_organisation(
+    org_id: int, name: str, cqc_provider_id: Any = _UNCHANGED
+) -> dict[str, Any]:
+    """Renames an organisation and, when given, binds it to a CQC provider id ("" unbinds).
+    Administrators only (the Admin pages)."""
     name = clean_name(name)
-    rows = (
-        await Organisation.update({Organisation.name: name})
-        .where(Organisation.id == org_id)
-        .returning(*ORG_COLUMNS)
-    )
-    if not rows:
-        raise NotFound("No such organisation")
+    async with write_tx():
+        current = await organisation(org_id)
+        changes: dict[Any, Any] = {Organisation.name: name}
+        if cqc_provider_id is not _UNCHANGED:
+            changes[Organisation.cqc_provider_id] = await _clean_cqc_provider_id(
+                cqc_provider_id, current["kind"], org_id
+            )
+        rows = (
+            await Organisation.update(changes)
+            .where(Organisation.id == org_id)
+            .returning(*ORG_COLUMNS)
+        )
     return rows[0]
 
 

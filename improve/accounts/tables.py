@@ -29,6 +29,11 @@ class Organisation(Table, tablename="organisation"):
     slug = Varchar(length=80, unique=True)
     kind = Varchar(length=20, choices=OrgKind, index=True)
     created_at = Timestamptz()
+    # the CQC provider id ("1-" and digits) this provider is, bound by an administrator
+    # (the Admin page, or an administrator's import under a chosen provider): the only
+    # thing an import's "match automatically" trusts. Unique through a raw index (SQLite
+    # cannot add a UNIQUE column); null while not bound.
+    cqc_provider_id = Varchar(length=20, null=True, default=None)
 
 
 class User(Table, tablename="app_user"):

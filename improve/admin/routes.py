@@ -84,7 +84,7 @@ async def create_organisation(request: Request, viewer: CurrentViewer) -> Templa
 
 
 async def _org_page(
-    viewer: CurrentViewer, org_id: int, errors: dict, status: int = 200
+    viewer: CurrentViewer, org_id: int, errors: dict, status: int = 200, values: dict | None = None
 ) -> Template:
     org = await people.organisation(org_id)
     return _page(
@@ -94,6 +94,7 @@ async def _org_page(
         organisation=org,
         users=await people.list_users(org_id),
         errors=errors,
+        values={**org, **(values or {})},
     )
 
 
@@ -108,9 +109,14 @@ async def rename_organisation(
 ) -> Template | Redirect:
     data = await form_dict(request)
     try:
-        await people.rename_organisation(org_id, str(data.get("name", "")))
+        await people.update_organisation(
+            org_id,
+            str(data.get("name", "")),
+            # only when the form has the field: renaming alone keeps the binding
+            *([data["cqc_provider_id"]] if "cqc_provider_id" in data else []),
+        )
     except Invalid as exc:
-        return await _org_page(viewer, org_id, exc.errors, status=400)
+        return await _org_page(viewer, org_id, exc.errors, status=400, values=data)
     return Redirect(f"/admin/organisations/{org_id}", status_code=303)
 
 
@@ -322,15 +328,18 @@ async def run_import(request: Request, viewer: CurrentViewer) -> Template:
             locations = [row.location for row in cqc.parse_directory(text)]
         else:
             locations = cqc.parse_locations(importer.parse_json_bytes(content))
-        provider = str(form.get("provider") or "")
+        provider = str(form.get("provider") or "").strip()
+        if provider and not provider.isdigit():
+            raise Invalid({"provider": "choose a provider from the list, or Match automatically"})
         report = await importer.import_locations(
             viewer,
             locations,
-            provider_id=int(provider) if provider.isdigit() else None,
+            provider_id=int(provider) if provider else None,
             create_providers=kind == "directory",
+            provider_field="provider",
         )
     except Invalid as exc:
-        return await _imports_page(viewer, 400, errors=exc.errors)
+        return await _imports_page(viewer, importer.page_status(exc), errors=exc.errors)
     return await _imports_page(viewer, report=report)
 
 

@@ -110,6 +110,8 @@ class ImportOut(msgspec.Struct):
     ratings_added: int
     notes: list[str]
     service_ids: list[int]
+    # names of the locations an administrator's import moved from another organisation
+    moved: list[str] = []
 
     @classmethod
     def of(cls, report: importer.ImportReport) -> ImportOut:
@@ -120,6 +122,7 @@ class ImportOut(msgspec.Struct):
             report.ratings_added,
             report.notes,
             report.service_ids,
+            report.moved,
         )
 
 
@@ -356,7 +359,8 @@ async def record_rating(
 
 @post(
     "/services/{service_id:int}/cqc-record",
-    summary="Import this service's CQC location record (the JSON the CQC API returns)",
+    summary="Import this service's CQC location record (the JSON the CQC API returns); "
+    "only an administrator links a service not yet linked to a CQC location",
     raises=WRITE_ERRORS,
 )
 async def import_service_record(
@@ -369,7 +373,8 @@ async def import_service_record(
 
 @post(
     "/imports/cqc-locations",
-    summary="Create or update services from CQC location records (admins, quality leads)",
+    summary="Update services from CQC location records (quality leads: their own locations "
+    "only); administrators also create, move (provider_id) and bind provider ids",
     raises=WRITE_ERRORS,
 )
 async def import_locations(viewer: CurrentViewer, data: JSONBody[ImportBody]) -> ImportOut:

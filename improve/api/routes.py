@@ -117,7 +117,9 @@ async def create_organisation(
     viewer: CurrentViewer, data: JSONBody[OrganisationIn]
 ) -> OrganisationOut:
     access.require_admin(viewer)
-    return OrganisationOut(**await people.create_organisation(data.name, data.kind, data.slug))
+    return OrganisationOut(
+        **await people.create_organisation(data.name, data.kind, data.slug, data.cqc_provider_id)
+    )
 
 
 @get("/users", summary="All users (administrators)", raises=WRITE_ERRORS)

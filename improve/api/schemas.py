@@ -106,12 +106,16 @@ class OrganisationOut(msgspec.Struct):
     name: str
     slug: str
     kind: OrgKind
+    # the CQC provider id an administrator bound to this provider (null: not bound)
+    cqc_provider_id: str | None = None
 
 
 class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     kind: OrgKind
     slug: Annotated[str, Meta(max_length=80)] = ""
+    # providers only: binds the organisation to its CQC provider id ("1-" and digits)
+    cqc_provider_id: Annotated[str, Meta(max_length=20)] | None = None
 
 
 class UserOut(msgspec.Struct):

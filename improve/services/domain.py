@@ -8,12 +8,12 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 from piccolo.query.functions.aggregate import Count
 
-from improve import access, clock
+from improve import access, clock, history
 from improve.access import Viewer
 from improve.accounts.people import clean_name, parse_choice
 from improve.accounts.tables import Organisation, OrgKind, Role, User
 from improve.db import write_tx
-from improve.errors import Invalid, NotFound
+from improve.errors import FieldForbidden, Invalid, NotFound
 from improve.services.tables import SERVICE_TYPE_LABELS, Commissioning, Service, ServiceType
 
 SERVICE_COLUMNS = (
@@ -209,18 +209,60 @@ def _clean_details(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def update_details(viewer: Viewer, service_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Changes name, type, local authority and beds. Managers, quality leads, admins."""
-    await access.editable_service(viewer, service_id, Service.id)
+    """Changes name, type, local authority and beds (managers, quality leads, admins) and
+    the CQC location id (administrators only: linking a service to a location decides
+    whose imports update it, so a provider could otherwise take another's location)."""
+    current = await access.editable_service(
+        viewer, service_id, Service.id, Service.cqc_location_id, Service.cqc_provider_id
+    )
     changes = _clean_details(data)
-    if changes.get("cqc_location_id") and await Service.exists().where(
-        (Service.cqc_location_id == changes["cqc_location_id"]) & (Service.id != service_id)
-    ):
-        raise Invalid({"cqc_location_id": "another service already has this CQC location id"})
-    if changes:
-        await Service.update({getattr(Service, k): v for k, v in changes.items()}).where(
-            Service.id == service_id
-        )
+    location = changes.pop("cqc_location_id", current["cqc_location_id"])
+    async with write_tx():
+        if location != current["cqc_location_id"]:
+            await _relink(viewer, current, location, changes)
+        if changes:
+            await Service.update({getattr(Service, k): v for k, v in changes.items()}).where(
+                Service.id == service_id
+            )
     return await detail(viewer, service_id)
+
+
+async def _relink(
+    viewer: Viewer, current: dict[str, Any], location: str | None, changes: dict[str, Any]
+) -> None:
+    if not viewer.is_admin:
+        raise FieldForbidden(
+            {"cqc_location_id": "can be changed by an administrator only: ask them to link it"}
+        )
+    if location:
+        holder = (
+            await Service.select(Service.name, Service.provider.name.as_alias("provider_name"))
+            .where((Service.cqc_location_id == location) & (Service.id != current["id"]))
+            .first()
+        )
+        if holder:
+            raise Invalid(
+                {
+                    "cqc_location_id": f"is held by {holder['provider_name']} "
+                    f"({holder['name']}): unlink it there first"
+                }
+            )
+    # the CQC provider id came with the old location's record
+    changes.update(cqc_location_id=location, cqc_provider_id="")
+    before = {"cqc_location_id": current["cqc_location_id"]}
+    if current["cqc_provider_id"]:
+        before["cqc_provider_id"] = current["cqc_provider_id"]
+    await history.record(
+        actor=viewer,
+        service_id=current["id"],
+        case_id=None,
+        entity="service",
+        entity_id=current["id"],
+        action="location_linked" if location else "location_unlinked",
+        summary=f"CQC location id set to {location}" if location else "CQC location id removed",
+        before=before,
+        after={"cqc_location_id": location},
+    )
 
 
 async def _check_provider(provider_id: Any) -> int:

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from improve import access, framework
 from improve.cases import domain as cases
 from improve.cases.stages import STAGE_LABELS, Stage
-from improve.errors import Invalid
+from improve.errors import FieldForbidden, Invalid
 from improve.services import cqc, domain, importer, ratings
 from improve.services.tables import (
     ENFORCEMENT_LABELS,
@@ -123,7 +123,8 @@ async def edit_submit(
         await domain.update_details(viewer, service_id, data)
     except Invalid as exc:
         service = await domain.detail(viewer, service_id)
-        return _edit_page(viewer, service, data, exc.errors, status=400)
+        status = exc.status_code if isinstance(exc, FieldForbidden) else 400
+        return _edit_page(viewer, service, data, exc.errors, status=status)
     return Redirect(f"/services/{service_id}", status_code=303)
 
 
@@ -212,7 +213,9 @@ async def import_record(request: Request, viewer: CurrentViewer, service_id: Id)
             )
         report = await importer.import_locations(viewer, locations, service_id=service_id)
     except Invalid as exc:
-        return await _service_page(viewer, service_id, status=400, import_errors=exc.errors)
+        return await _service_page(
+            viewer, service_id, status=importer.page_status(exc), import_errors=exc.errors
+        )
     return await _service_page(viewer, service_id, import_report=report)
 
 

@@ -52,7 +52,7 @@ class SlowServer:
 
 
 @pytest.fixture
-def mail_server():
+def mail_server(quiet_outbox):
     made = []
 
     def start(**kwargs) -> SlowServer:
@@ -241,7 +241,7 @@ def _improve() -> list[str]:
 
 
 async def test_the_worker_stopped_by_sigterm_mid_send_finishes_it_and_exits_cleanly(
-    world, tmp_path
+    world, tmp_path, quiet_outbox
 ):
     server = SlowServer(delay=2.0)
     port = free_port()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import csrf_token, log_in, viewer_of
+from conftest import csrf_token, log_in, unique_location_id, viewer_of
 
 from improve import clock
 from improve.accounts.tables import OrgKind, Role
@@ -27,9 +27,8 @@ async def homes(world):
     theirs = await world.service(other)
     from improve.services.tables import Service
 
-    await Service.update({Service.cqc_location_id: f"1-{home['id']:09d}"}).where(
-        Service.id == home["id"]
-    )
+    location = unique_location_id()
+    await Service.update({Service.cqc_location_id: location}).where(Service.id == home["id"])
     await Service.update({Service.service_type: "home_care"}).where(Service.id == agency["id"])
     return {
         "lead": viewer_of(lead),
@@ -38,7 +37,7 @@ async def homes(world):
         "home": home,
         "agency": agency,
         "theirs": theirs,
-        "location": f"1-{home['id']:09d}",
+        "location": location,
     }
 
 

@@ -95,7 +95,7 @@ async def test_a_level_is_set_with_a_review_date_and_reminded_once(council):
     second = await reminders.scan(dt.datetime(2026, 6, 1, 10, 15, tzinfo=dt.UTC))
     del first, second
     sent = await Outbox.select(Outbox.email, Outbox.subject).where(
-        Outbox.kind == "monitoring_review"
+        (Outbox.kind == "monitoring_review") & Outbox.subject.like(f"%{council['home']['name']}%")
     )
     assert [s["email"] for s in sent] == [council["viewer"].email]
     assert council["home"]["name"] in sent[0]["subject"]

@@ -187,7 +187,7 @@ async def test_two_senders_never_send_the_same_message(scene, smtp):
     assert len(smtp.messages) - before >= mine
 
 
-async def test_a_mail_server_outage_loses_nothing(scene):
+async def test_a_mail_server_outage_loses_nothing(scene, quiet_outbox):
     saved = get_settings()
     override(
         smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_pause_seconds=0
@@ -458,7 +458,7 @@ async def test_a_sender_killed_after_claiming_loses_nothing(scene, smtp):
     assert (await outbox.deliver())["sent"] == 0
 
 
-async def test_a_refusing_server_gets_every_message_once_it_comes_back(scene):
+async def test_a_refusing_server_gets_every_message_once_it_comes_back(scene, quiet_outbox):
     inbox = Inbox()
     port = free_port()
     saved = get_settings()

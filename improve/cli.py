@@ -387,7 +387,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check the backup's checksums and stop; writes nothing",
     )
-    rs.set_defaults(func=cmd_restore)
+    # --check-only reads only the backup; a restore checks the settings itself
+    rs.set_defaults(func=cmd_restore, own_settings=True)
 
     demo = sub.add_parser("demo", help="create a demo database with sample data and serve it")
     demo.add_argument("--host", default="127.0.0.1")

@@ -60,6 +60,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from improve import __version__, clock
+from improve import settings as settings_module
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -217,7 +218,7 @@ async def _run(*command: str, env: dict[str, str] | None = None) -> str:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        env=settings_module.child_environment(env),
     )
     out, err = await process.communicate()
     if process.returncode != 0:

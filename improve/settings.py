@@ -326,6 +326,11 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
     )
 
 
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a program we run (pg_dump, psql): ours, plus ``extra``."""
+    return {**os.environ, **(extra or {})}
+
+
 def cli_password() -> str:
     """The password ``improve user create`` takes from the environment ('' if unset)."""
     return _read("IMPROVE_USER_PASSWORD", dict(os.environ))

@@ -168,7 +168,7 @@ async def test_admin_imports_the_care_directory(page, two_providers, tmp_path):
     await log_in_with_form(page, two_providers["people"]["admin"]["email"], PASSWORD)
     await page.goto("/admin/imports")
     await page.get_by_label("The CQC care directory (CSV)").check()
-    await page.get_by_label("File").set_input_files(str(csv_file))
+    await page.get_by_label("File", exact=True).set_input_files(str(csv_file))
     await page.get_by_role("button", name="Import", exact=True).click()
     await page.wait_for_load_state("networkidle")
     assert "3 created, 0 updated" in await page.locator("main").inner_text()

@@ -23,7 +23,10 @@ sqlite_only = pytest.mark.skipif(
 async def test_every_table_was_created_by_a_migration():
     # the schema fixture ran only the committed migrations; every table must answer
     for table in TABLE_REGISTRY:
-        if table.__module__.startswith("improve."):
+        # (a migration's own RawTable is a handle for raw SQL, not a table)
+        if table.__module__.startswith("improve.") and ".piccolo_migrations." not in (
+            table.__module__
+        ):
             await table.count()
 
 

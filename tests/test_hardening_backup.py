@@ -32,7 +32,7 @@ ON_POSTGRES = not TEST_DATABASE_URL.startswith("sqlite")
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs the suite on PostgreSQL")
 
 
-WRITERS = 1
+WRITERS = 3  # several writer tasks at once, as requests are
 
 
 def sha(content: bytes) -> str:
@@ -184,10 +184,7 @@ async def test_a_backup_under_write_load_restores_every_acknowledged_write(
         return result
 
     monkeypatch.setattr(backup, "_snapshot", snapshot_then_let_writes_land)
-    # One writer task, writing without pause all through the backup. Several writer tasks
-    # in one process on SQLite meet a separate fault: a read right after a committed write
-    # sometimes misses the row (the shared read connection of improve/db.py keeps an old
-    # snapshot while another task's statement is open); make this WRITERS = 3 once fixed.
+    # writer tasks writing without pause all through the backup
     writers = [asyncio.create_task(writer(n)) for n in range(WRITERS)]
     await until_acked(30)
     began = time.monotonic()

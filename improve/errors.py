@@ -26,6 +26,26 @@ class FieldForbidden(Invalid):
     status_code = 403
 
 
+class TooMany(Invalid):
+    """Too many attempts at a field (a wrong current password): try again later."""
+
+    status_code = 429
+
+    def __init__(self, errors: dict[str, str], retry_after: int) -> None:
+        super().__init__(errors)
+        self.retry_after = retry_after  # seconds, for the Retry-After header
+
+
+class Busy(DomainError):
+    """The service cannot take this work now (every password hashing slot is taken)."""
+
+    status_code = 503
+
+    def __init__(self, why: str, retry_after: int) -> None:
+        super().__init__(why)
+        self.retry_after = retry_after
+
+
 class NotFound(DomainError):
     """Missing, or outside the viewer's scope: the two look the same on purpose."""
 

@@ -61,6 +61,18 @@ VARIABLES: tuple[Variable, ...] = (
         "Failed logins allowed for an email before it is locked out for a while.",
     ),
     Variable(
+        "IMPROVE_LOGIN_ADDRESS_ATTEMPTS",
+        "30",
+        "Failed logins allowed from one client address (an IPv6 client's /64) in a 15-minute"
+        " window; then the login form answers 429 until the window ends.",
+    ),
+    Variable(
+        "IMPROVE_LOGIN_CONCURRENT_HASHES",
+        "4",
+        "Passwords an app instance hashes at once (argon2id: 64 MiB each); a request that"
+        " waits 2 seconds without a turn gets 503 with Retry-After.",
+    ),
+    Variable(
         "IMPROVE_SUSTAIN_MONTHS",
         "12",
         "After the rating recovers, a case keeps being watched this many months.",
@@ -210,6 +222,8 @@ class Settings:
     log_level: str = "INFO"
     session_hours: int = 12
     login_free_attempts: int = 5
+    login_address_attempts: int = 30
+    login_concurrent_hashes: int = 4
     db_pool_size: int = 10
     kept_views_mb: int = 64
     sustain_months: int = 12
@@ -300,6 +314,8 @@ def from_environ(environ: dict[str, str] | None = None) -> Settings:
         log_level=_read("IMPROVE_LOG_LEVEL", env).upper(),
         session_hours=_int("IMPROVE_SESSION_HOURS", env, minimum=1),
         login_free_attempts=_int("IMPROVE_LOGIN_FREE_ATTEMPTS", env, minimum=1),
+        login_address_attempts=_int("IMPROVE_LOGIN_ADDRESS_ATTEMPTS", env, minimum=1),
+        login_concurrent_hashes=_int("IMPROVE_LOGIN_CONCURRENT_HASHES", env, minimum=1),
         db_pool_size=_int("IMPROVE_DB_POOL_SIZE", env, minimum=1),
         kept_views_mb=_int("IMPROVE_KEPT_VIEWS_MB", env, minimum=0),
         sustain_months=_int("IMPROVE_SUSTAIN_MONTHS", env, minimum=1),

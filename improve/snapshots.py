@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 
 # Tables no cached view reads: who is logged in, API tokens, failed log-ins, mail waiting
 # to be sent. Bumping the stamp for them would throw views away on every request.
-UNSTAMPED = frozenset({"user_session", "api_token", "login_throttle", "outbox", "data_stamp"})
+UNSTAMPED = frozenset(
+    {"user_session", "api_token", "login_throttle", "login_address", "outbox", "data_stamp"}
+)
 # SQLite's internal tables (sqlite_sequence, sqlite_stat1); Piccolo's "migration" table is
 # stamped like any other: it only changes when the schema does.
 _INTERNAL_PREFIXES = ("sqlite_",)

@@ -54,6 +54,8 @@ def server():
         "IMPROVE_BASE_URL": base,
         "IMPROVE_LOG_LEVEL": "WARNING",
         "IMPROVE_SCHEDULER": "off",
+        # the browser and the in-process client both log in from 127.0.0.1
+        "IMPROVE_LOGIN_ADDRESS_ATTEMPTS": "100000",
     }
     script = Path(sys.executable).with_name("improve")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "improve.cli"]

@@ -129,11 +129,16 @@ async def test_the_whole_journey_through_the_pages_with_a_real_mail_server(manag
         data={"_csrf_token": token, "new_password": NEW, "confirm_password": NEW},
         follow_redirects=False,
     )
-    assert done.status_code == 303 and done.headers["location"] == "/login?reset=done"
-    assert "Your password is changed" in (await client.get("/login?reset=done")).text
+    # logged in at once (a stranger who locks the address cannot keep its owner out)
+    assert done.status_code == 303 and done.headers["location"].startswith("/profile?")
+    profile = await client.get(done.headers["location"])
+    assert profile.status_code == 200
+    assert "Your password is changed and you are logged in" in profile.text
+    client.cookies.clear()
     used = await client.get(link)
     assert used.status_code == 400 and "expired or has been used" in used.text
     assert 'name="new_password"' not in used.text
+    token = await csrf_token(client)
     logged_in = await client.post(
         "/login",
         data={"_csrf_token": token, "email": manager["email"], "password": NEW},

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from improve import clock
-from improve.accounts import passwords
-from improve.accounts.tables import Organisation, OrgKind, Role, User, UserSession
+from improve.accounts import passwords, throttle
+from improve.accounts.tables import ApiToken, Organisation, OrgKind, Role, User, UserSession
 from improve.db import write_tx
-from improve.errors import Invalid, NotFound
+from improve.errors import Busy, Invalid, NotFound, TooMany
 
 # Which kind of organisation each role belongs to.
 ROLE_ORG_KIND = {
@@ -268,11 +268,19 @@ async def update_user(user_id: int, *, name: str, role: str, active: bool) -> di
     return await user(user_id)
 
 
-async def set_password(user_id: int, password: str, field: str = "password") -> None:
+async def set_password(
+    user_id: int, password: str, field: str = "password", *, end_tokens: bool = True
+) -> int:
+    """Set a new password: every login of the person ends, and their API tokens too
+    unless ``end_tokens`` is False (the owner's choice on their own form). Returns how
+    many tokens ended. The hash is made before the transaction: on SQLite a transaction
+    holds the one write lock, which no other write should wait out a hash for."""
     passwords.check_strength(password, field)
+    password_hash = await passwords.hash_off_loop(password)
+    ended: list = []
     async with write_tx():
         updated = (
-            await User.update({User.password_hash: await passwords.hash_off_loop(password)})
+            await User.update({User.password_hash: password_hash})
             .where(User.id == user_id)
             .returning(User.id)
         )
@@ -280,12 +288,53 @@ async def set_password(user_id: int, password: str, field: str = "password") -> 
             raise NotFound("No such user")
         # a new password ends every other login of this person
         await UserSession.delete().where(UserSession.user == user_id)
+        if end_tokens:
+            ended = (
+                await ApiToken.update({ApiToken.revoked_at: clock.now()})
+                .where((ApiToken.user == user_id) & ApiToken.revoked_at.is_null())
+                .returning(ApiToken.id)
+            )
+    return len(ended)
 
 
-async def change_own_password(user_id: int, current: str, new: str, confirm: str) -> None:
-    row = await User.select(User.password_hash).where(User.id == user_id).first()
-    if row is None or not await passwords.verify_off_loop(row["password_hash"], current):
-        raise Invalid({"current_password": "is not your current password"})
+async def change_own_password(
+    user_id: int, current: str, new: str, confirm: str, *, keep_tokens: bool = False
+) -> int:
+    """The password-change form. Wrong current passwords are counted like failed logins
+    (throttle.reserve, before the hash), under the person's own key: a stranger's failed
+    logins never lock this form, and someone holding a stolen session gets the free
+    attempts and then growing waits. Returns how many API tokens ended."""
+    errors: dict[str, str] = {}
+    for name, value in (
+        ("current_password", current),
+        ("new_password", new),
+        ("confirm_password", confirm),
+    ):
+        try:
+            passwords.check_length(value, name)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
+    passwords.check_strength(new, "new_password")
     if new != confirm:
         raise Invalid({"confirm_password": "does not match the new password"})
-    await set_password(user_id, new, field="new_password")
+    key = throttle.user_key(user_id)
+    try:
+        count = await throttle.reserve(key)
+    except throttle.Limited as locked:
+        raise TooMany(
+            {"current_password": f"was wrong too many times. Try again in {locked.minutes}."},
+            retry_after=locked.seconds,
+        ) from None
+    row = await User.select(User.password_hash).where(User.id == user_id).first()
+    try:
+        ok = row is not None and await passwords.verify_off_loop(row["password_hash"], current)
+    except Busy:
+        await throttle.give_back(key, count)
+        raise
+    if not ok:
+        raise Invalid({"current_password": "is not your current password"})
+    async with write_tx():
+        await throttle.clear(key)
+    return await set_password(user_id, new, field="new_password", end_tokens=not keep_tokens)

@@ -21,7 +21,7 @@ import logging
 from typing import Any
 
 from improve import clock
-from improve.accounts import people
+from improve.accounts import passwords, people, throttle
 from improve.accounts.tables import LoginThrottle, User
 from improve.db import write_tx
 from improve.errors import Invalid
@@ -49,6 +49,8 @@ def make_token(user: dict[str, Any], now: dt.datetime) -> str:
 
 async def holder_of(token: str) -> dict[str, Any] | None:
     """The active person a token was made for, if it is genuine, unused and unexpired."""
+    if len(token) > 200:  # a genuine one is under 80 characters
+        return None
     try:
         user_part, expires_part, signature = token.split("-", 2)
         user_id, expires = int(user_part), int(expires_part)
@@ -74,16 +76,16 @@ async def request_link(email: str) -> dict[str, str] | None:
     claim the address's turn, then look for the person (rendering and sending come after
     the response, in send_link)."""
     email = (email or "").strip().lower()
-    if not email or len(email) > 254:
+    if not email or len(email) > 254 or "@" not in email:
         return None
     now = clock.now()
     async with write_tx():
-        await LoginThrottle.insert(LoginThrottle(email=email, failures=0)).on_conflict(
-            target=LoginThrottle.email, action="DO NOTHING"
-        )
+        created = await throttle.touch(email, now)
         # claim the send atomically: two requests at once send one email
         claimed = (
-            await LoginThrottle.update({LoginThrottle.reset_sent_at: now})
+            await LoginThrottle.update(
+                {LoginThrottle.reset_sent_at: now, LoginThrottle.touched_at: now}
+            )
             .where(
                 (LoginThrottle.email == email)
                 & (
@@ -93,6 +95,8 @@ async def request_link(email: str) -> dict[str, str] | None:
             )
             .returning(LoginThrottle.id)
         )
+    if created:
+        await throttle.prune(now)
     row = (
         await User.select(User.id, User.name, User.email, User.password_hash)
         .where((User.email == email) & (User.active == True))  # noqa: E712 (SQL, not Python)
@@ -123,12 +127,24 @@ async def send_link(to: dict[str, str] | None) -> None:
 
 async def complete(token: str, new: str, confirm: str) -> dict[str, Any]:
     """Set the new password for the token's holder: every other login of theirs ends,
-    the link dies with the old hash, and any lock-out on the address is lifted."""
+    and every API token (a reset may follow a theft); the link dies with the old hash;
+    the address's lock-out and the person's password-change count are lifted. Works
+    while the address is locked: the link proves the person holds the mailbox. Returns
+    the holder, with how many API tokens ended (``tokens_ended``)."""
+    errors: dict[str, str] = {}
+    for field, value in (("new_password", new), ("confirm_password", confirm)):
+        try:
+            passwords.check_length(value, field)
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise Invalid(errors)
     holder = await holder_of(token)
     if holder is None:
         raise Invalid({"token": "This link has expired or has been used. Ask for a new one."})
     if new != confirm:
         raise Invalid({"confirm_password": "does not match the new password"})
-    await people.set_password(holder["id"], new, field="new_password")
-    await LoginThrottle.delete().where(LoginThrottle.email == holder["email"])
-    return holder
+    ended = await people.set_password(holder["id"], new, field="new_password")
+    async with write_tx():
+        await throttle.clear(holder["email"], throttle.user_key(holder["id"]))
+    return {**holder, "tokens_ended": ended}

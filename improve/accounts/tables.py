@@ -74,11 +74,25 @@ class ApiToken(Table, tablename="api_token"):
 
 
 class LoginThrottle(Table, tablename="login_throttle"):
-    """Failed logins per email address (known or not, so lock-outs reveal nothing), and
-    when a password reset link was last sent to it (one per few minutes, so nobody can
-    flood a colleague's inbox)."""
+    """Password attempts per email address typed at the login form (known or not, so
+    lock-outs reveal nothing), or per person for the password-change form (``user:<id>``:
+    no ``@``, so nothing typed at the login form can count against it); and when a
+    password reset link was last sent to an address (one per few minutes, so nobody can
+    flood a colleague's inbox). improve.accounts.throttle counts and prunes them."""
 
     email = Varchar(length=254, unique=True)
     failures = Integer(default=0)
     locked_until = Timestamptz(null=True, default=None)
     reset_sent_at = Timestamptz(null=True, default=None)
+    # when the row last counted something; indexed: rows untouched for a day are pruned
+    touched_at = Timestamptz(null=True, default=None, index=True)
+
+
+class LoginAddress(Table, tablename="login_address"):
+    """Failed (or unfinished) password checks per client address in its current window
+    (IMPROVE_LOGIN_ADDRESS_ATTEMPTS per 15 minutes; an IPv6 client counts by its /64)."""
+
+    address = Varchar(length=64, unique=True)
+    # indexed: ended windows are pruned by a range query on it
+    window_start = Timestamptz(index=True)
+    attempts = Integer(default=0)

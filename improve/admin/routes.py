@@ -19,7 +19,7 @@ from improve.services import cqc, importer
 from improve.services import domain as services
 from improve.services.tables import SERVICE_TYPE_LABELS
 from improve.web.auth import CurrentViewer
-from improve.web.forms import form_dict
+from improve.web.forms import FORM_MAX_BYTES, form_dict
 from improve.web.params import Id
 
 MAX_IMPORT = 20 * 1024 * 1024
@@ -143,7 +143,7 @@ async def users(viewer: CurrentViewer) -> Template:
     return await _users_page(viewer, {}, {})
 
 
-@post("/users")
+@post("/users", request_max_body_size=FORM_MAX_BYTES)
 async def create_user(request: Request, viewer: CurrentViewer) -> Template | Redirect:
     data = await form_dict(request)
     try:
@@ -186,7 +186,7 @@ async def user(viewer: CurrentViewer, user_id: Id) -> Template:
     return await _user_page(viewer, user_id, {})
 
 
-@post("/users/{user_id:int}")
+@post("/users/{user_id:int}", request_max_body_size=FORM_MAX_BYTES)
 async def update_user(request: Request, viewer: CurrentViewer, user_id: Id) -> Template | Redirect:
     data = await form_dict(request)
     if user_id == viewer.user_id and (data.get("active") != "on" or data.get("role") != Role.ADMIN):
@@ -205,14 +205,16 @@ async def update_user(request: Request, viewer: CurrentViewer, user_id: Id) -> T
     return Redirect(f"/admin/users/{user_id}", status_code=303)
 
 
-@post("/users/{user_id:int}/password")
+@post("/users/{user_id:int}/password", request_max_body_size=FORM_MAX_BYTES)
 async def reset_password(request: Request, viewer: CurrentViewer, user_id: Id) -> Template:
     data = await form_dict(request)
     try:
         await people.set_password(user_id, str(data.get("password", "")))
     except Invalid as exc:
         return await _user_page(viewer, user_id, exc.errors, 400)
-    return await _user_page(viewer, user_id, {}, message="Password changed; their sessions ended.")
+    return await _user_page(
+        viewer, user_id, {}, message="Password changed; their sessions and API tokens ended."
+    )
 
 
 # --- services ------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from improve.accounts.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
 from improve.accounts.tables import OrgKind, Role
 from improve.services.domain import manager_has_left
 from improve.services.tables import ServiceType
@@ -147,4 +148,4 @@ class UserIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     organisation: int
     role: Role
-    password: Annotated[str, Meta(min_length=1, max_length=1000)]
+    password: Annotated[str, Meta(min_length=1, max_length=PASSWORD_MAX_LENGTH)]

@@ -37,10 +37,18 @@ TITLES = {
 }
 
 
-def _api(request: Request, status: int, detail: str, **extra: Any) -> Response:
+def _api(
+    request: Request,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
     body = {"status_code": status, "detail": detail, "request_id": request_id(request.scope)}
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
@@ -54,10 +62,17 @@ def _keep_csrf_token(request: Request) -> None:
         state.csrf_token = cookie
 
 
-def _page(request: Request, status: int, detail: str, errors: dict[str, str] | None = None):
+def _page(
+    request: Request,
+    status: int,
+    detail: str,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+):
     _keep_csrf_token(request)
     return Template(
         "errors/error.html",
+        headers=headers,
         context={
             "status": status,
             "title": TITLES.get(status, "Error"),
@@ -96,12 +111,14 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
 
 def on_domain_error(request: Request, exc: DomainError) -> Response:
     fields = exc.errors if isinstance(exc, Invalid) else None
+    retry_after = getattr(exc, "retry_after", None)  # TooMany, Busy
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
     if is_api(request.url.path):
         extra = (
             {"errors": [{"field": k, "message": v} for k, v in fields.items()]} if fields else {}
         )
-        return _api(request, exc.status_code, str(exc), **extra)
-    return _page(request, exc.status_code, str(exc), fields)
+        return _api(request, exc.status_code, str(exc), headers, **extra)
+    return _page(request, exc.status_code, str(exc), fields, headers)
 
 
 def _bad_input(exc: Exception) -> bool:

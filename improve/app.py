@@ -36,6 +36,7 @@ from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
 from improve.web import templating
 from improve.web.auth import CSRF_COOKIE, AuthMiddleware, current_viewer
+from improve.web.bodies import AppRequest
 from improve.web.errors import HANDLERS
 from improve.web.headers import add_security_headers
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"viewer": Provide(current_viewer, sync_to_thread=False)},
         middleware=[AuthMiddleware(), db.read_connection_middleware],
+        request_class=AppRequest,  # JSON nested too deeply answers 400, not 500
         # the largest body any form accepts (evidence, or the admin's 20 MB CQC import) plus
         # room for the form's own fields; each handler still checks its own limit
         request_max_body_size=(max(settings.upload_max_mb, 20) + 1) * 1024 * 1024,

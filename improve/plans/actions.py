@@ -14,7 +14,7 @@ from improve import access, clock, history, history_words
 from improve.access import Viewer
 from improve.cases import domain as cases
 from improve.db import write_tx
-from improve.errors import Conflict, Invalid, NotFound, parse_date
+from improve.errors import DATE_RANGE, EARLIEST, LATEST, Conflict, Invalid, NotFound, parse_date
 from improve.plans import domain as plans
 from improve.plans.tables import Action, ActionFinding, ActionNote, Plan
 from improve.services.tables import Service
@@ -347,6 +347,13 @@ async def bulk(
     foreign = [i for i in action_ids if i not in in_plan]
     if foreign:
         raise Invalid({"actions": f"not actions of this case: {foreign}"})
+    if shift_days and any(
+        not EARLIEST.toordinal()
+        <= in_plan[i]["due_on"].toordinal() + shift_days
+        <= LATEST.toordinal()
+        for i in action_ids
+    ):
+        raise Invalid({"shift_days": f"would move a due date outside {DATE_RANGE}"})
     new_owner = None
     if owner is not None:
         service = (

@@ -134,7 +134,8 @@ def to_ics(events: list[dict[str, Any]], name: str) -> str:
         event.add("dtstamp", stamp)
         event.add("summary", item["summary"])
         event.add("dtstart", item["on"])
-        event.add("dtend", item["on"] + dt.timedelta(days=1))
+        if item["on"] < dt.date.max:  # without DTEND an all-day event lasts the day anyway
+            event.add("dtend", item["on"] + dt.timedelta(days=1))
         event.add("url", base + item["link"])
         event.add("description", f"{item['description']}\n{base}{item['link']}".strip())
         event.add("transp", "TRANSPARENT")  # a deadline, not a meeting: time stays free

@@ -34,7 +34,7 @@ from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
-from improve.web import templating
+from improve.web import redact, templating
 from improve.web.auth import CSRF_COOKIE, AuthMiddleware, current_viewer
 from improve.web.bodies import AppRequest
 from improve.web.errors import HANDLERS
@@ -69,6 +69,7 @@ def _lifespan(settings: Settings):
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Settings are checked first: a bad configuration never serves."""
     settings = use((settings or get_settings()).check())
+    redact.install()  # secret links never reach a log line, uvicorn's access log included
     framework.frameworks()  # load and validate the framework files now: fail at start-up
     return Litestar(
         route_handlers=[

@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 from typing import Any
 
 from improve import clock
@@ -47,13 +48,21 @@ def make_token(user: dict[str, Any], now: dt.datetime) -> str:
     return f"{user['id']}-{expires}-{_signature(user['id'], expires, user['password_hash'])}"
 
 
+_TOKEN = re.compile(r"[0-9]{1,10}-[0-9]{1,12}-[A-Za-z0-9_-]{1,64}")
+
+
+def well_formed(token: str) -> bool:
+    """Whether the token has the shape make_token gives (ASCII: digits, digits, base64url);
+    anything else is not a link of ours and answers 404."""
+    return _TOKEN.fullmatch(token) is not None
+
+
 async def holder_of(token: str) -> dict[str, Any] | None:
     """The active person a token was made for, if it is genuine, unused and unexpired."""
-    try:
-        user_part, expires_part, signature = token.split("-", 2)
-        user_id, expires = int(user_part), int(expires_part)
-    except ValueError:
+    if not well_formed(token):
         return None
+    user_part, expires_part, signature = token.split("-", 2)
+    user_id, expires = int(user_part), int(expires_part)
     if expires < clock.now().timestamp() or not 0 < user_id < 2**31:
         return None
     row = (

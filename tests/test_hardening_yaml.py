@@ -114,7 +114,7 @@ async def test_the_upload_page_answers_400_naming_the_aliases(client, lead):
         data={"_csrf_token": token},
         files={"file": ("lol.yaml", BOMB.encode(), "application/yaml")},
     )
-    assert time.perf_counter() - started < 1
+    assert time.perf_counter() - started < 2
     assert response.status_code == 400
     assert "YAML anchors and aliases are not accepted" in response.text
 

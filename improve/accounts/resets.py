@@ -25,7 +25,7 @@ from improve import clock
 from improve.accounts import people
 from improve.accounts.tables import LoginThrottle, User
 from improve.db import write_tx
-from improve.errors import Invalid
+from improve.errors import Invalid, NotFound
 from improve.reminders import mail
 from improve.settings import get_settings
 
@@ -48,21 +48,13 @@ def make_token(user: dict[str, Any], now: dt.datetime) -> str:
     return f"{user['id']}-{expires}-{_signature(user['id'], expires, user['password_hash'])}"
 
 
-_TOKEN = re.compile(r"[0-9]{1,10}-[0-9]{1,12}-[A-Za-z0-9_-]{1,64}")
-
-
-def well_formed(token: str) -> bool:
-    """Whether the token has the shape make_token gives (ASCII: digits, digits, base64url);
-    anything else is not a link of ours and answers 404."""
-    return _TOKEN.fullmatch(token) is not None
-
-
 async def holder_of(token: str) -> dict[str, Any] | None:
     """The active person a token was made for, if it is genuine, unused and unexpired."""
-    if not well_formed(token):
+    try:
+        user_part, expires_part, signature = token.split("-", 2)
+        user_id, expires = int(user_part), int(expires_part)
+    except ValueError:
         return None
-    user_part, expires_part, signature = token.split("-", 2)
-    user_id, expires = int(user_part), int(expires_part)
     if expires < clock.now().timestamp() or not 0 < user_id < 2**31:
         return None
     row = (
@@ -73,7 +65,24 @@ async def holder_of(token: str) -> dict[str, Any] | None:
     if row is None:
         return None
     expected = _signature(user_id, expires, row["password_hash"])
-    return row if hmac.compare_digest(expected, signature) else None
+    return row if well_formed(token) and hmac.compare_digest(expected, signature) else None
+
+
+_TOKEN = re.compile(r"[0-9]{1,10}-[0-9]{1,12}-[A-Za-z0-9_-]{1,64}")
+
+
+def well_formed(token: str) -> bool:
+    """Whether the token has the shape make_token gives (ASCII: digits, digits, base64url);
+    anything else is not a link of ours and answers 404 (hmac.compare_digest refuses to
+    compare text that is not ASCII, and int() reads other scripts' digits)."""
+    return _TOKEN.fullmatch(token) is not None
+
+
+def require_well_formed(token: str) -> None:
+    """404 for a token that cannot be one of ours (the page of an expired or used link is
+    for real links)."""
+    if not well_formed(token):
+        raise NotFound("This link is not valid")
 
 
 async def request_link(email: str) -> dict[str, str] | None:

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from improve.accounts import login, people, resets, sessions, tokens
-from improve.errors import Invalid, NotFound
+from improve.errors import Invalid
 from improve.reminders import calendar
 from improve.settings import get_settings
 from improve.web.auth import CurrentViewer
@@ -181,8 +181,7 @@ async def forgot_submit(request: Request) -> Template:
 
 @get("/password/reset/{token:str}", include_in_schema=False)
 async def reset_form(token: FromPath[str]) -> Template:
-    if not resets.well_formed(token):
-        raise NotFound("This link is not valid")
+    resets.require_well_formed(token)
     holder = await resets.holder_of(token)
     return Template(
         "accounts/reset.html",
@@ -193,8 +192,7 @@ async def reset_form(token: FromPath[str]) -> Template:
 
 @post("/password/reset/{token:str}", include_in_schema=False)
 async def reset_submit(request: Request, token: FromPath[str]) -> Template | Redirect:
-    if not resets.well_formed(token):
-        raise NotFound("This link is not valid")
+    resets.require_well_formed(token)
     data = await form_dict(request)
     try:
         await resets.complete(

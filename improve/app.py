@@ -34,8 +34,9 @@ from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import routes as service_routes
 from improve.settings import Settings, get_settings, use
-from improve.web import templating
+from improve.web import redact, templating
 from improve.web.auth import CSRF_COOKIE, AuthMiddleware, current_viewer
+from improve.web.bodies import AppRequest
 from improve.web.errors import HANDLERS
 from improve.web.headers import add_security_headers
 
@@ -70,6 +71,7 @@ def _lifespan(settings: Settings):
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app. Settings are checked first: a bad configuration never serves."""
     settings = use((settings or get_settings()).check())
+    redact.install()  # secret links never reach a log line, uvicorn's access log included
     framework.frameworks()  # load and validate the framework files now: fail at start-up
     return Litestar(
         route_handlers=[
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"viewer": Provide(current_viewer, sync_to_thread=False)},
         middleware=[AuthMiddleware(), db.read_connection_middleware],
+        request_class=AppRequest,  # JSON nested too deeply answers 400, not 500
         # the largest body any form accepts (evidence, or the admin's 20 MB CQC import) plus
         # room for the form's own fields; each handler still checks its own limit
         request_max_body_size=(max(settings.upload_max_mb, 20) + 1) * 1024 * 1024,

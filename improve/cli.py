@@ -142,7 +142,6 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 def cmd_import_cqc(args: argparse.Namespace) -> int:
     """Location records (JSON: one or a list per file) or, with --directory, care
     directory CSVs. Every file is checked before anything is written."""
-    import json
     from pathlib import Path
 
     from improve.access import Viewer
@@ -150,6 +149,7 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
     from improve.accounts.tables import OrgKind, Role
     from improve.errors import Invalid
     from improve.services import cqc, importer
+    from improve.web.bodies import load_json
 
     try:
         locations = []
@@ -159,8 +159,8 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
                 locations += [row.location for row in cqc.parse_directory(text)]
             else:
                 try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
+                    data = load_json(text)
+                except ValueError as exc:  # not JSON, or nested too deeply
                     raise Invalid({name: f"is not JSON ({exc})"}) from None
                 locations += cqc.parse_locations(data)
     except (OSError, Invalid) as exc:

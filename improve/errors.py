@@ -68,14 +68,29 @@ class Conflict(DomainError):
     status_code = 409
 
 
+# Every date people enter falls in this range: wide enough for any real rating, plan or
+# review, and far enough from the calendar's ends (9999-12-31) that a date worked out from
+# it (a day later, months later) always exists.
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2100, 12, 31)
+DATE_RANGE = f"from {EARLIEST.isoformat()} to {LATEST.isoformat()}"
+
+
+def check_date_range(day: dt.date, field: str) -> dt.date:
+    """The day, or Invalid naming the field and the range accepted."""
+    if not EARLIEST <= day <= LATEST:
+        raise Invalid({field: f"must be a date {DATE_RANGE}"})
+    return day
+
+
 def parse_date(value: Any, field: str) -> dt.date | None:
-    """A date from a form or JSON value ("" and None are no date), or Invalid naming the
-    field."""
+    """A date from a form or JSON value ("" and None are no date) between EARLIEST and
+    LATEST, or Invalid naming the field (and the range)."""
     if value in (None, ""):
         return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise Invalid({field: "must be a date (YYYY-MM-DD)"}) from None
+    if not isinstance(value, dt.date):
+        try:
+            value = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise Invalid({field: "must be a date (YYYY-MM-DD)"}) from None
+    return check_date_range(value, field)

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from conftest import api_token, csrf_token, http_client, log_in, viewer_of
 
-from improve.accounts import tokens
-from improve.accounts.tables import OrgKind, Role
+from improve import clock
+from improve.accounts import resets, tokens
+from improve.accounts.tables import OrgKind, Role, User
 from improve.cases import domain as cases
 from improve.reminders import calendar, digests
 
@@ -381,6 +382,14 @@ def _fill(value: Any, ids: dict[str, Any]) -> Any:
     return value
 
 
+async def _token_for(entry: Entry, user_id: int) -> str:
+    """A genuine token of the kind the route takes (a malformed one answers 404)."""
+    if entry.path.startswith("/password/reset/"):
+        row = await User.select(User.id, User.password_hash).where(User.id == user_id).first()
+        return resets.make_token(row, clock.now())
+    return digests.unsubscribe_token(user_id)
+
+
 async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dict[str, Any]:
     me = scene["people"].get(role)
     ids: dict[str, Any] = {
@@ -396,7 +405,7 @@ async def _path_ids(entry: Entry, role: str, in_scope: bool, scene: dict) -> dic
         "framework_id": "saf",
         "playbook_id": "leadership",
         "message_id": scene["message_id"],
-        "token": digests.unsubscribe_token(scene["victim"]["id"]),
+        "token": await _token_for(entry, scene["victim"]["id"]),
         "feed": await calendar.feed_token_for(scene["victim"]["id"]) + ".ics",
         "action_id": scene["cases"]["a" if in_scope else "b"][2]["id"],
         "evidence_id": scene["cases"]["a" if in_scope else "b"][3]["id"],

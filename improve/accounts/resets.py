@@ -18,13 +18,14 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 from typing import Any
 
 from improve import clock
 from improve.accounts import passwords, people, throttle
 from improve.accounts.tables import LoginThrottle, User
 from improve.db import write_tx
-from improve.errors import Invalid
+from improve.errors import Invalid, NotFound
 from improve.reminders import mail
 from improve.settings import get_settings
 
@@ -66,7 +67,24 @@ async def holder_of(token: str) -> dict[str, Any] | None:
     if row is None:
         return None
     expected = _signature(user_id, expires, row["password_hash"])
-    return row if hmac.compare_digest(expected, signature) else None
+    return row if well_formed(token) and hmac.compare_digest(expected, signature) else None
+
+
+_TOKEN = re.compile(r"[0-9]{1,10}-[0-9]{1,12}-[A-Za-z0-9_-]{1,64}")
+
+
+def well_formed(token: str) -> bool:
+    """Whether the token has the shape make_token gives (ASCII: digits, digits, base64url);
+    anything else is not a link of ours and answers 404 (hmac.compare_digest refuses to
+    compare text that is not ASCII, and int() reads other scripts' digits)."""
+    return _TOKEN.fullmatch(token) is not None
+
+
+def require_well_formed(token: str) -> None:
+    """404 for a token that cannot be one of ours (the page of an expired or used link is
+    for real links)."""
+    if not well_formed(token):
+        raise NotFound("This link is not valid")
 
 
 async def request_link(email: str) -> dict[str, str] | None:

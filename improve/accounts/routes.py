@@ -244,6 +244,7 @@ async def forgot_submit(request: Request) -> Template:
 
 @get("/password/reset/{token:str}", include_in_schema=False)
 async def reset_form(token: FromPath[str]) -> Template:
+    resets.require_well_formed(token)
     holder = await resets.holder_of(token)
     return Template(
         "accounts/reset.html",
@@ -254,6 +255,7 @@ async def reset_form(token: FromPath[str]) -> Template:
 
 @post("/password/reset/{token:str}", include_in_schema=False, request_max_body_size=FORM_MAX_BYTES)
 async def reset_submit(request: Request, token: FromPath[str]) -> Template | Redirect:
+    resets.require_well_formed(token)
     data = await form_dict(request)
     try:
         holder = await resets.complete(

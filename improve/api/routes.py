@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Router, get, patch, post, put
 from litestar.params import FromQuery, JSONBody
-from msgspec import Meta
 
 from improve import access
 from improve.accounts import people
@@ -32,7 +29,7 @@ from improve.reminders import routes as reminder_routes
 from improve.reviews import routes as review_routes
 from improve.services import domain as services
 from improve.web.auth import CurrentViewer
-from improve.web.params import Id
+from improve.web.params import Id, Limit, Offset
 
 
 @get("/me", summary="The user the token belongs to", raises=ERRORS)
@@ -62,8 +59,8 @@ async def list_services(
     stage: FromQuery[str] = "",
     local_authority: FromQuery[str] = "",
     overdue: FromQuery[bool] = False,
-    limit: FromQuery[Annotated[int, Meta(ge=1, le=500)]] = 100,
-    offset: FromQuery[Annotated[int, Meta(ge=0)]] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> ServicePage:
     filters = services.ServiceFilters(rating, stage, local_authority, overdue)
     rows = await services.overview(viewer, filters)

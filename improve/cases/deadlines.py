@@ -30,10 +30,19 @@ ASSUMPTIONS = (
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    """The same day ``months`` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)
+    and to the calendar's ends (a date stored near 9999-12-31 still has a timeline)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        return dt.date.max if months > 0 else dt.date.min
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def add_days(day: dt.date, days: int) -> dt.date:
+    """``day`` plus ``days``, clamped to the calendar's ends instead of overflowing."""
+    ordinal = day.toordinal() + days
+    return dt.date.fromordinal(min(max(ordinal, 1), dt.date.max.toordinal()))
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class WarningNotice:
 def default_dates(published_on: dt.date, overall_inadequate: bool) -> dict[str, dt.date | None]:
     """The dates a new case starts with."""
     return {
-        "action_plan_due_on": published_on + dt.timedelta(days=ACTION_PLAN_DAYS),
+        "action_plan_due_on": add_days(published_on, ACTION_PLAN_DAYS),
         "expected_reinspection_on": add_months(published_on, REINSPECTION_MONTHS),
     }
 

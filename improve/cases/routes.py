@@ -18,7 +18,7 @@ from improve.services.tables import RATING_LABELS, Service
 from improve.web.auth import CurrentViewer
 from improve.web.downloads import csv_download, temporary_download
 from improve.web.forms import form_dict
-from improve.web.params import Id
+from improve.web.params import Id, Page
 from improve.web.templating import fill_csrf, render_partial
 
 FEED_PAGE = 50
@@ -213,10 +213,9 @@ async def activity(
     case_id: Id,
     entity: FromQuery[str] = "",
     action: FromQuery[str] = "",
-    page: FromQuery[int] = 1,
+    page: Page = 1,
 ) -> Template:
     case = await cases.get_case(viewer, case_id)
-    page = max(page, 1)
     events = await history.feed(
         viewer,
         case_id,

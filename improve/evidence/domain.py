@@ -43,17 +43,50 @@ _OFFICE = {
     "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 MAX_TEXT = 10_000
-_ACTIVE_TEXT = re.compile(rb"<\s*(script|html|iframe|svg|object|embed)\b", re.I)
+
+# HTML hidden in a file we would otherwise accept: served back, a browser that guessed
+# (or was tricked into) HTML would run its script. The files are served as attachments,
+# with their type and nosniff, and those that look like web pages are refused as well.
+# - in a text or CSV file, anywhere: an element that runs script, loads or submits
+#   something, or makes a page (no space after "<": "a < b" is text to a browser too),
+#   a doctype or XML prolog, or any tag with an event handler (<x onmouseover=…>);
+_PAGE_TAGS = (
+    rb"html|head|body|title|script|noscript|iframe|frame|frameset|object|embed|applet"
+    rb"|svg|math|meta|link|base|style|form|input|button|textarea|select|img|image"
+    rb"|video|audio|source|a|template|xml|marquee|dialog|details|xmp|plaintext|portal"
+)
+_HTML_IN_TEXT = re.compile(
+    rb"<(?:/?(?:" + _PAGE_TAGS + rb")(?=[\s/>])|!doctype|\?xml)"
+    rb"|<[a-z][^<>]{0,2000}?[\s/\"']on[a-z]+\s*=",
+    re.I,
+)
+# - at the very start of a text file: what browsers' content sniffing takes for HTML
+#   (WHATWG MIME Sniffing, "identifying a resource with an unknown MIME type");
+_HTML_START = re.compile(
+    rb"(?:\xef\xbb\xbf)?[\t\n\x0c\r ]*<(?:!--|(?:p|b|br|h1|div|font|table)[\s>])", re.I
+)
+# - in the first bytes of a PDF or an image (where a browser sniffing would look), only
+#   the unmistakable tags: short ones turn up by chance in compressed data.
+_HTML_IN_BINARY = re.compile(rb"<(?:html|head|body|script|iframe|svg|object|embed|!doctype)", re.I)
+BINARY_SCAN = 8192
+
+
+def _html_inside(content: bytes, *, text: bool) -> bool:
+    if not text:
+        return _HTML_IN_BINARY.search(content[:BINARY_SCAN]) is not None
+    return bool(_HTML_START.match(content) or _HTML_IN_TEXT.search(content))
 
 
 def sniff(content: bytes) -> str | None:
-    """The content type found in the bytes themselves, or None when not accepted."""
-    if content.startswith(b"%PDF-"):
-        return "application/pdf"
-    if content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if content.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
+    """The content type found in the bytes themselves, or None when not accepted (not on
+    the list, or a web page inside: see _html_inside)."""
+    for magic, kind in (
+        (b"%PDF-", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n", "image/png"),
+        (b"\xff\xd8\xff", "image/jpeg"),
+    ):
+        if content.startswith(magic):
+            return None if _html_inside(content, text=False) else kind
     if content.startswith(b"PK\x03\x04"):
         try:
             names = zipfile.ZipFile(io.BytesIO(content)).namelist()
@@ -64,7 +97,7 @@ def sniff(content: bytes) -> str | None:
                 if any(n.startswith(prefix) for n in names):
                     return kind
         return None
-    if b"\x00" in content[:8192] or _ACTIVE_TEXT.search(content[:65536]):
+    if b"\x00" in content[:8192] or _html_inside(content, text=True):
         return None  # binary, or a web page / script dressed as text
     try:
         text = content.decode("utf-8")

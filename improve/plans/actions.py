@@ -14,9 +14,9 @@ from improve import access, clock, history, history_words
 from improve.access import Viewer
 from improve.cases import domain as cases
 from improve.db import write_tx
-from improve.errors import Conflict, Invalid, NotFound, parse_date
+from improve.errors import DATE_RANGE, EARLIEST, LATEST, Conflict, Invalid, NotFound, parse_date
 from improve.plans import domain as plans
-from improve.plans.tables import Action, ActionFinding, ActionNote
+from improve.plans.tables import Action, ActionFinding, ActionNote, Plan
 from improve.services.tables import Service
 
 MOVES = {
@@ -90,13 +90,20 @@ async def get_action(viewer: Viewer, action_id: int) -> dict[str, Any]:
             Action.verified_by.name.as_alias("verified_by_name"),
             Action.verification_note,
         )
-        .where(Action.id == action_id)
+        .where(
+            (Action.id == action_id)
+            # scoped here, not by get_case below: another organisation's action must answer
+            # exactly as one that does not exist
+            & Action.plan.is_in(
+                Plan.select(Plan.id).where(Plan.case.is_in(cases.visible_case_ids(viewer)))
+            )
+        )
         .output(load_json=True)
         .first()
     )
     if row is None:
         raise NotFound("No such action")
-    row["case"] = await cases.get_case(viewer, row["case_id"])  # 404 outside the scope
+    row["case"] = await cases.get_case(viewer, row["case_id"])
     row["finding_ids"] = [
         link["finding"]
         for link in await ActionFinding.select(ActionFinding.finding)
@@ -358,6 +365,13 @@ async def bulk(
     foreign = [i for i in action_ids if i not in in_plan]
     if foreign:
         raise Invalid({"actions": f"not actions of this case: {foreign}"})
+    if shift_days and any(
+        not EARLIEST.toordinal()
+        <= in_plan[i]["due_on"].toordinal() + shift_days
+        <= LATEST.toordinal()
+        for i in action_ids
+    ):
+        raise Invalid({"shift_days": f"would move a due date outside {DATE_RANGE}"})
     new_owner = None
     if owner is not None:
         service = (

@@ -3,7 +3,8 @@ seen only by the organisation's people, every version kept."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+import asyncio
+import logging
 from typing import Any
 
 from improve import clock
@@ -16,11 +17,33 @@ from improve.plans.playbooks import Playbook, PlaybookError
 from improve.plans.tables import OrgPlaybook
 
 MAX_BYTES = 512 * 1024
+KEPT = 256  # parsed stored playbooks kept in memory (each source is at most MAX_BYTES)
+
+log = logging.getLogger(__name__)
+_kept: dict[tuple[str, str], Playbook | None] = {}
 
 
-@lru_cache(maxsize=256)
-def _parsed(source: str, name: str) -> Playbook:
-    return playbook_files.parse_text(source, name)
+async def _parse(text: str, name: str) -> Playbook:
+    """Parse in a worker thread: half a megabyte of YAML takes most of a second, and the
+    event loop must go on answering everyone else meanwhile."""
+    return await asyncio.to_thread(playbook_files.parse_text, text, name)
+
+
+async def _parsed(source: str, name: str) -> Playbook | None:
+    """A stored playbook, parsed once per process; None (and a warning in the log) for one
+    stored before a rule it breaks, such as the refusal of YAML aliases."""
+    key = (source, name)
+    if key in _kept:
+        return _kept[key]
+    try:
+        book: Playbook | None = await _parse(source, name)
+    except PlaybookError as exc:
+        log.warning("stored playbook %s is left out: %s", name, exc)
+        book = None
+    if len(_kept) >= KEPT:
+        _kept.pop(next(iter(_kept)))
+    _kept[key] = book
+    return book
 
 
 def _check_clashes(book: Playbook) -> None:
@@ -45,7 +68,7 @@ async def upload(viewer: Viewer, text: str, file_name: str = "playbook.yaml") ->
     if len(text.encode()) > MAX_BYTES:
         raise Invalid({"file": "is larger than 512 KB"})
     try:
-        book = playbook_files.parse_text(text, file_name)
+        book = await _parse(text, file_name)
     except PlaybookError as exc:
         raise Invalid({"file": str(exc)}) from None
     if not book.id.startswith(f"{book.theme}") and "." in book.id:
@@ -96,7 +119,10 @@ async def latest_for(organisation_id: int) -> list[Playbook]:
     newest: dict[str, dict[str, Any]] = {}
     for row in rows:
         newest.setdefault(row["playbook_id"], row)
-    return [_parsed(r["source"], f"{r['playbook_id']} v{r['version']}") for r in newest.values()]
+    books = [
+        await _parsed(r["source"], f"{r['playbook_id']} v{r['version']}") for r in newest.values()
+    ]
+    return [b for b in books if b is not None]
 
 
 async def visible_to(viewer: Viewer) -> list[Playbook]:

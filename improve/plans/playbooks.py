@@ -38,6 +38,14 @@ OWNER_ROLES = {
 }
 MEASURES = catalog.KEYS  # one list: the measures catalogue
 _ACTION_ID = re.compile(r"^[a-z0-9_]+\.[a-z0-9][a-z0-9-]*$")
+# A playbook is a mapping of actions whose fields are words or lists of words: four
+# levels. Deeper nesting is refused before the document is built (PyYAML's pure-Python
+# composer recurses once per level and would hit Python's recursion limit).
+MAX_DEPTH = 8
+# libyaml's parser when PyYAML was built with it (several times faster), else PyYAML's
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 class PlaybookError(ValueError):
@@ -100,6 +108,8 @@ def _strings(
     entry: dict[str, Any], name: str, where: str, allowed: Any = None, required: bool = True
 ) -> tuple[str, ...]:
     values = _field(entry, name, where, list, required) or []
+    if any(isinstance(v, list | dict) for v in values):
+        raise PlaybookError(f"{where}: field '{name}' must be a list of words, not of lists")
     out = tuple(str(v) for v in values)
     if allowed is not None:
         unknown = [v for v in out if v not in allowed]
@@ -123,7 +133,7 @@ def _action(entry: Any, theme: str, where: str) -> ActionTemplate:
     if not 1 <= due <= 365:
         raise PlaybookError(f"{where}: field 'due_days' must be between 1 and 365")
     measure = entry.get("measure")
-    if measure is not None and measure not in MEASURES:
+    if measure is not None and (not isinstance(measure, str) or measure not in MEASURES):
         raise PlaybookError(f"{where}: field 'measure' is not a known measure: {measure}")
     answers = _field(entry, "answers", where, dict)
     rules = Rules(
@@ -185,12 +195,42 @@ def parse(data: Any, source: str, *, themes: tuple[str, ...] = tuple(THEMES)) ->
     )
 
 
-def parse_text(text: str, source: str) -> Playbook:
+def load_yaml(text: str, source: str) -> Any:
+    """The YAML document in ``text``, safely: no tags beyond plain data (a safe loader),
+    no anchors or aliases, at most MAX_DEPTH levels of nesting.
+
+    Aliases are refused, not expanded: a few hundred bytes of nested aliases ("billion
+    laughs") stand for billions of values, and anything that walks them (validation,
+    an error message, a page) would stop the process. The check reads the parser's
+    events before any document is built, so a refused file costs one quick pass."""
+    depth = 0
     try:
-        data = yaml.safe_load(text)
+        for event in yaml.parse(text, Loader=_LOADER):
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None:
+                mark = "*" if isinstance(event, yaml.AliasEvent) else "&"
+                raise PlaybookError(
+                    f"{source}: YAML anchors and aliases are not accepted (found "
+                    f"{mark}{anchor} on line {event.start_mark.line + 1}): "
+                    "write each value out in full"
+                )
+            if isinstance(event, _OPENING):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise PlaybookError(
+                        f"{source}: lists and mappings nested more than {MAX_DEPTH} deep "
+                        "are not accepted"
+                    )
+            elif isinstance(event, _CLOSING):
+                depth -= 1
+        # the same safe loader, on a document now known to hold no alias
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506
     except yaml.YAMLError as exc:
         raise PlaybookError(f"{source}: not valid YAML ({exc})") from None
-    return parse(data, source)
+
+
+def parse_text(text: str, source: str) -> Playbook:
+    return parse(load_yaml(text, source), source)
 
 
 def load_folder(folder: Path = THEMES_DIR) -> dict[str, Playbook]:

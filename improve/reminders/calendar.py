@@ -57,6 +57,8 @@ async def feed_token_for(user_id: int) -> str:
 
 async def viewer_for_feed(token: str) -> Viewer | None:
     """The active person the feed's token belongs to, or None."""
+    if not token.isascii():  # ours are; hmac.compare_digest refuses to compare others
+        return None
     user_part, _, signature = token.removesuffix(".ics").partition("-")
     if not user_part.isdigit() or not 0 < int(user_part) < 2**31:
         return None
@@ -134,7 +136,8 @@ def to_ics(events: list[dict[str, Any]], name: str) -> str:
         event.add("dtstamp", stamp)
         event.add("summary", item["summary"])
         event.add("dtstart", item["on"])
-        event.add("dtend", item["on"] + dt.timedelta(days=1))
+        if item["on"] < dt.date.max:  # without DTEND an all-day event lasts the day anyway
+            event.add("dtend", item["on"] + dt.timedelta(days=1))
         event.add("url", base + item["link"])
         event.add("description", f"{item['description']}\n{base}{item['link']}".strip())
         event.add("transp", "TRANSPARENT")  # a deadline, not a meeting: time stays free

@@ -32,7 +32,8 @@ def unsubscribe_token(user_id: int) -> str:
 
 def user_for_token(token: str) -> int | None:
     user_part, _, _ = token.partition(".")
-    if not user_part.isdigit():
+    # ours are ASCII: hmac.compare_digest refuses other text, and "²".isdigit() is True
+    if not token.isascii() or not user_part.isdigit():
         return None
     return int(user_part) if hmac.compare_digest(unsubscribe_token(int(user_part)), token) else None
 

@@ -187,10 +187,16 @@ async def keep_summary(case_id: int | None = None) -> None:
 
 
 async def get(viewer: Viewer, review_id: int) -> dict[str, Any]:
-    row = await Review.select(*COLUMNS).where(Review.id == review_id).output(load_json=True).first()
+    """One review the viewer can see; another organisation's answers as one that does not
+    exist (scoped in the same query)."""
+    row = (
+        await Review.select(*COLUMNS)
+        .where((Review.id == review_id) & Review.case.is_in(cases.visible_case_ids(viewer)))
+        .output(load_json=True)
+        .first()
+    )
     if row is None:
         raise NotFound("No such review")
-    await cases.get_case(viewer, row["case"])  # 404 outside the viewer's scope
     return row
 
 

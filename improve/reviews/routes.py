@@ -20,7 +20,7 @@ from improve.plans.playbooks import THEMES
 from improve.reviews import domain as reviews
 from improve.reviews.brief import brief_of
 from improve.web.auth import CurrentViewer
-from improve.web.params import Id
+from improve.web.params import Id, Limit, Offset
 
 NEW_ACTION_ROWS = 2
 
@@ -187,8 +187,8 @@ class ReviewPage(msgspec.Struct):
 async def api_reviews(
     viewer: CurrentViewer,
     case_id: Id,
-    limit: FromQuery[Annotated[int, Meta(ge=1, le=200)]] = 50,
-    offset: FromQuery[Annotated[int, Meta(ge=0)]] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> ReviewPage:
     rows = await reviews.of_case(viewer, case_id, limit, offset)
     return ReviewPage([ReviewOut.of(r) for r in rows], limit, offset)

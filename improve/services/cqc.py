@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from improve.errors import Invalid
+from improve.errors import EARLIEST, LATEST, Invalid
 from improve.framework import KEY_QUESTIONS
 from improve.services import ratings
 from improve.services.tables import ServiceType
@@ -88,12 +88,15 @@ class Location:
 
 
 def _date(value: Any) -> dt.date | None:
+    """A date of the record, or None when it is missing, not a date, or outside the range
+    the app accepts anywhere (improve.errors.EARLIEST to LATEST)."""
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        day = dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
+    return day if EARLIEST <= day <= LATEST else None
 
 
 def _first(record: dict[str, Any], *names: str) -> Any:
@@ -332,6 +335,8 @@ def _directory_location(row: dict[str, str]) -> Location:
                 break
             except ValueError:
                 continue
+        if published is not None and not EARLIEST <= published <= LATEST:
+            published = None
     found = ()
     if overall and published:
         found = (

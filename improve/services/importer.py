@@ -505,9 +505,9 @@ async def _apply(
 
 
 def parse_json_bytes(content: bytes) -> Any:
-    import json
+    from improve.web.bodies import load_json
 
     try:
-        return json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return load_json(content.decode("utf-8-sig"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise Invalid({"file": f"is not JSON ({exc})"}) from None

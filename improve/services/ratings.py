@@ -8,7 +8,7 @@ from typing import Any
 
 from improve import access, clock, history
 from improve.access import Viewer
-from improve.errors import Invalid, parse_date
+from improve.errors import DATE_RANGE, EARLIEST, LATEST, Invalid, parse_date
 from improve.framework import KEY_QUESTIONS
 from improve.services.tables import (
     ENFORCEMENT_LABELS,
@@ -87,6 +87,8 @@ def clean_rating(data: dict[str, Any]) -> RatingIn:
             errors["published_on"] = "must be a date (YYYY-MM-DD)"
     if not isinstance(published, dt.date) and "published_on" not in errors:
         errors["published_on"] = "is required"
+    elif isinstance(published, dt.date) and not EARLIEST <= published <= LATEST:
+        errors["published_on"] = f"must be a date {DATE_RANGE}"
     elif isinstance(published, dt.date) and published > clock.today():
         errors["published_on"] = "cannot be in the future"
     values: dict[str, str] = {}

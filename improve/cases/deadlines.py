@@ -11,6 +11,8 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from improve.cases.workingdays import add_working_days
+
 # CQC no longer promises fixed intervals; 6 months is the default, editable per case.
 REINSPECTION_MONTHS = 6
 # Providers commonly report their plan within 28 days of a requirement notice (check).
@@ -27,6 +29,34 @@ ASSUMPTIONS = (
     "for requirement notices; check your letter from CQC).",
     f"Special measures normally last no more than {SPECIAL_MEASURES_MONTHS} months.",
 )
+
+
+# Periods for answering CQC, as the domain facts (shared/domain.md) state them ("After an Inadequate
+# rating": "Factual accuracy check" and "Enforcement"). Working days are England's
+# (improve.cases.workingdays: no weekends, no bank holidays, the day of receipt not counted).
+FACTUAL_ACCURACY_WORKING_DAYS = 10  # from receiving the draft report, to challenge facts
+WARNING_NOTICE_REPRESENTATIONS_WORKING_DAYS = 10  # representations; there is no appeal
+NOTICE_OF_PROPOSAL_REPRESENTATIONS_DAYS = 28  # calendar days, to suspend or cancel
+
+
+def factual_accuracy_due(received_on: dt.date) -> dt.date:
+    """The last day to challenge the facts of a draft report: 10 working days from
+    receiving it (domain.md, "Factual accuracy check"), the day of receipt not counted."""
+    return add_working_days(received_on, FACTUAL_ACCURACY_WORKING_DAYS)
+
+
+def warning_notice_representations_due(served_on: dt.date) -> dt.date:
+    """The last day for representations against a warning notice: 10 working days
+    (domain.md, "Enforcement": "representations within 10 working days; no appeal"),
+    counted from the day after it was served."""
+    return add_working_days(served_on, WARNING_NOTICE_REPRESENTATIONS_WORKING_DAYS)
+
+
+def notice_of_proposal_representations_due(served_on: dt.date) -> dt.date:
+    """The last day for representations against a notice of proposal (to suspend or
+    cancel): 28 days (domain.md, "Enforcement": "representations within 28 days"). These
+    are calendar days, not working days: the 28th day after service, whatever day it is."""
+    return served_on + dt.timedelta(days=NOTICE_OF_PROPOSAL_REPRESENTATIONS_DAYS)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

@@ -112,29 +112,33 @@ def timeline(
     warning_notices: list[WarningNotice],
     reviews: list[tuple[str, dt.date]] = (),  # type: ignore[assignment]
     sustain_until: dt.date | None = None,
+    special_measures_since: dt.date | None = None,
 ) -> list[Milestone]:
-    """Every key date of a case, in date order."""
+    """Every key date of a case, in date order. While the service is in special measures
+    (``special_measures_entered``), their start (``special_measures_since``, else the
+    report's publication) and their usual end 12 months later are on it."""
     items: list[tuple[str, str, dt.date, str]] = []
     if published_on:
         items.append(("published", "Report published", published_on, ""))
-        if special_measures_entered:
-            items.append(
-                (
-                    "special_measures",
-                    "Special measures entered",
-                    published_on,
-                    "The provider must tell the people who use the service.",
-                )
+    entered_on = special_measures_since or published_on
+    if special_measures_entered and entered_on:
+        items.append(
+            (
+                "special_measures",
+                "Special measures entered",
+                entered_on,
+                "The provider must tell the people who use the service.",
             )
-            items.append(
-                (
-                    "special_measures_limit",
-                    "Special measures period normally ends",
-                    add_months(published_on, SPECIAL_MEASURES_MONTHS),
-                    "If any key question is still Inadequate, CQC may cancel or "
-                    "restrict registration.",
-                )
+        )
+        items.append(
+            (
+                "special_measures_limit",
+                "Special measures period normally ends",
+                add_months(entered_on, SPECIAL_MEASURES_MONTHS),
+                "If any key question is still Inadequate, CQC moves to cancel or "
+                "restrict registration.",
             )
+        )
     if action_plan_due_on:
         items.append(("action_plan_due", "Action plan due to CQC", action_plan_due_on, ""))
     for notice in warning_notices:

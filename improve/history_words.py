@@ -24,6 +24,7 @@ LABELS = {
     # cases
     "stage": "Stage",
     "special_measures": "Special measures",
+    "special_measures_since": "In special measures since",
     "action_plan_due_on": "Action plan due",
     "expected_reinspection_on": "Expected re-inspection",
     "sustain_until": "Watch until",
@@ -140,7 +141,7 @@ def word(entity: str, field: str, value: Any, names: dict[int, str] | None = Non
     vocabulary = _vocabulary(entity, field)
     if vocabulary is not None:
         return vocabulary.get(value, str(value))
-    if field.endswith("_on") or field == "sustain_until":
+    if field.endswith("_on") or field in ("sustain_until", "special_measures_since"):
         return _date(value)
     if field == "items":
         return "; ".join(_statement(i) for i in value)

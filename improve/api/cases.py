@@ -132,6 +132,9 @@ class CaseOut(msgspec.Struct):
     service_name: str
     stage: str
     special_measures: bool
+    # the publication of the rating that put the service in special measures; null
+    # while it is not in them
+    special_measures_since: dt.date | None
     opened_on: dt.date
     published_on: dt.date | None
     action_plan_due_on: dt.date | None
@@ -152,6 +155,7 @@ class CaseOut(msgspec.Struct):
                 for k in (
                     "stage",
                     "special_measures",
+                    "special_measures_since",
                     "opened_on",
                     "published_on",
                     "action_plan_due_on",

@@ -352,6 +352,7 @@ def _case_row(estate: Estate, h: Home) -> Case:
         opening_rating=h.rating,
         stage=h.stage,
         special_measures=h.special,
+        special_measures_since=h.published_on if h.special else None,
         opened_on=h.published_on + dt.timedelta(days=1),
         published_on=h.published_on,
         action_plan_due_on=h.published_on + dt.timedelta(days=28),

@@ -147,7 +147,8 @@ def _case_text(case: dict[str, Any]) -> str:
     lines = [
         f"Service: {case['service_name']}",
         f"Stage: {STAGE_LABELS[Stage(case['stage'])]}",
-        f"Special measures: {'yes' if case['special_measures'] else 'no'}",
+        f"Special measures: {'yes' if case['special_measures'] else 'no'}"
+        + (f", since {_day(since)}" if (since := case.get("special_measures_since")) else ""),
         f"Opened on: {_day(case['opened_on'])}",
         f"Report published on: {_day(case['published_on'])}",
         f"Action plan due to CQC: {_day(case['action_plan_due_on'])}",

@@ -11,6 +11,8 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from improve.cases.workingdays import add_working_days
+
 # CQC no longer promises fixed intervals; 6 months is the default, editable per case.
 REINSPECTION_MONTHS = 6
 # Providers commonly report their plan within 28 days of a requirement notice (check).
@@ -27,6 +29,34 @@ ASSUMPTIONS = (
     "for requirement notices; check your letter from CQC).",
     f"Special measures normally last no more than {SPECIAL_MEASURES_MONTHS} months.",
 )
+
+
+# Periods for answering CQC, as the domain facts (shared/domain.md) state them ("After an Inadequate
+# rating": "Factual accuracy check" and "Enforcement"). Working days are England's
+# (improve.cases.workingdays: no weekends, no bank holidays, the day of receipt not counted).
+FACTUAL_ACCURACY_WORKING_DAYS = 10  # from receiving the draft report, to challenge facts
+WARNING_NOTICE_REPRESENTATIONS_WORKING_DAYS = 10  # representations; there is no appeal
+NOTICE_OF_PROPOSAL_REPRESENTATIONS_DAYS = 28  # calendar days, to suspend or cancel
+
+
+def factual_accuracy_due(received_on: dt.date) -> dt.date:
+    """The last day to challenge the facts of a draft report: 10 working days from
+    receiving it (domain.md, "Factual accuracy check"), the day of receipt not counted."""
+    return add_working_days(received_on, FACTUAL_ACCURACY_WORKING_DAYS)
+
+
+def warning_notice_representations_due(served_on: dt.date) -> dt.date:
+    """The last day for representations against a warning notice: 10 working days
+    (domain.md, "Enforcement": "representations within 10 working days; no appeal"),
+    counted from the day after it was served."""
+    return add_working_days(served_on, WARNING_NOTICE_REPRESENTATIONS_WORKING_DAYS)
+
+
+def notice_of_proposal_representations_due(served_on: dt.date) -> dt.date:
+    """The last day for representations against a notice of proposal (to suspend or
+    cancel): 28 days (domain.md, "Enforcement": "representations within 28 days"). These
+    are calendar days, not working days: the 28th day after service, whatever day it is."""
+    return served_on + dt.timedelta(days=NOTICE_OF_PROPOSAL_REPRESENTATIONS_DAYS)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -91,29 +121,33 @@ def timeline(
     warning_notices: list[WarningNotice],
     reviews: list[tuple[str, dt.date]] = (),  # type: ignore[assignment]
     sustain_until: dt.date | None = None,
+    special_measures_since: dt.date | None = None,
 ) -> list[Milestone]:
-    """Every key date of a case, in date order."""
+    """Every key date of a case, in date order. While the service is in special measures
+    (``special_measures_entered``), their start (``special_measures_since``, else the
+    report's publication) and their usual end 12 months later are on it."""
     items: list[tuple[str, str, dt.date, str]] = []
     if published_on:
         items.append(("published", "Report published", published_on, ""))
-        if special_measures_entered:
-            items.append(
-                (
-                    "special_measures",
-                    "Special measures entered",
-                    published_on,
-                    "The provider must tell the people who use the service.",
-                )
+    entered_on = special_measures_since or published_on
+    if special_measures_entered and entered_on:
+        items.append(
+            (
+                "special_measures",
+                "Special measures entered",
+                entered_on,
+                "The provider must tell the people who use the service.",
             )
-            items.append(
-                (
-                    "special_measures_limit",
-                    "Special measures period normally ends",
-                    add_months(published_on, SPECIAL_MEASURES_MONTHS),
-                    "If any key question is still Inadequate, CQC may cancel or "
-                    "restrict registration.",
-                )
+        )
+        items.append(
+            (
+                "special_measures_limit",
+                "Special measures period normally ends",
+                add_months(entered_on, SPECIAL_MEASURES_MONTHS),
+                "If any key question is still Inadequate, CQC moves to cancel or "
+                "restrict registration.",
             )
+        )
     if action_plan_due_on:
         items.append(("action_plan_due", "Action plan due to CQC", action_plan_due_on, ""))
     for notice in warning_notices:

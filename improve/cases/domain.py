@@ -12,11 +12,13 @@ from typing import Any
 from improve import access, clock, framework, history, snapshots
 from improve.access import Viewer
 from improve.cases import deadlines
+from improve.cases.special_measures import PublishedRating, special_measures_status
 from improve.cases.stages import (
     MOVES,
     STAGE_HELP,
     STAGE_LABELS,
     CaseFacts,
+    RatingEffect,
     Stage,
     after_new_rating,
     check_move,
@@ -54,6 +56,7 @@ CASE_COLUMNS = (
     Case.opening_rating,
     Case.stage,
     Case.special_measures,
+    Case.special_measures_since,
     Case.opened_on,
     Case.published_on,
     Case.action_plan_due_on,
@@ -87,6 +90,7 @@ FINDING_COLUMNS = (
 CASE_FIELDS = (
     "stage",
     "special_measures",
+    "special_measures_since",
     "action_plan_due_on",
     "expected_reinspection_on",
     "sustain_until",
@@ -166,12 +170,18 @@ async def open_case(viewer: Viewer, service_id: int, rating_id: int | None = Non
     async with write_tx():
         if await open_case_for(service_id):
             raise Conflict("This service already has an open case")
+        # special measures as the ratings up to this one leave the service: an earlier
+        # rating Inadequate in a key question makes this one its re-inspection
+        status = special_measures_status(
+            await ratings_history(service_id, up_to=rating["published_on"])
+        )
         rows = await Case.insert(
             Case(
                 service=service_id,
                 opening_rating=rating["id"],
                 stage=Stage.ASSESSING,
-                special_measures=rating["overall"] == "inadequate",
+                special_measures=status.in_special_measures,
+                special_measures_since=status.since,
                 opened_on=clock.today(),
                 published_on=rating["published_on"],
                 created_by=viewer.user_id,
@@ -216,11 +226,30 @@ async def record_rating(viewer: Viewer, service_id: int, data: dict[str, Any]):
     return row, created, note
 
 
+async def ratings_history(service_id: int, up_to=None) -> list[PublishedRating]:
+    """The service's published ratings, oldest first (those up to a date when given)."""
+    query = Rating.select(*ratings.RATING_COLUMNS).where(Rating.service == service_id)
+    if up_to is not None:
+        query = query.where(Rating.published_on <= up_to)
+    return [PublishedRating.of(r) for r in await query.order_by(Rating.published_on)]
+
+
 async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: ratings.RatingIn):
-    effect = after_new_rating(
-        Stage(case["stage"]), case["special_measures"], rating.overall, rating.key_questions
-    )
-    after = {"stage": effect.stage, "special_measures": effect.special_measures}
+    """A rating just stored moves the open case on: special measures follow the service's
+    whole ratings history (special_measures.py), and the stage moves only when this
+    rating is the latest (one filled in behind a newer one changes no stage)."""
+    history_ = await ratings_history(case["service"])
+    status = special_measures_status(history_)
+    new = PublishedRating(rating.published_on, rating.overall, rating.key_questions)
+    if new.rated and history_[-1].published_on == rating.published_on:
+        effect = after_new_rating(Stage(case["stage"]), status)
+    else:
+        effect = RatingEffect(Stage(case["stage"]), status.in_special_measures, status.since, "")
+    after = {
+        "stage": effect.stage,
+        "special_measures": effect.special_measures,
+        "special_measures_since": effect.special_measures_since,
+    }
     if effect.stage == Stage.SUSTAINING and case["stage"] != Stage.SUSTAINING:
         after["sustain_until"] = deadlines.add_months(
             rating.published_on, get_settings().sustain_months
@@ -230,6 +259,9 @@ async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: rat
         await Case.update(
             {**{getattr(Case, k): v for k, v in after.items()}, Case.version: Case.version + 1}
         ).where(Case.id == case["id"])
+    if before != after or effect.note:
+        # a rating that changes nothing on the case can still say something that must
+        # stay on its record: still Inadequate in special measures, CQC moves to cancel
         b, a = history.changed(before, after)
         await history.record(
             actor=viewer,
@@ -239,8 +271,8 @@ async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: rat
             entity_id=case["id"],
             action="rating_applied",
             summary=effect.note or "New rating recorded",
-            before=b,
-            after=a,
+            before=b or None,
+            after=a or None,
         )
     return effect.note
 
@@ -617,7 +649,8 @@ async def _case_view(viewer: Viewer, case_id: int) -> dict[str, Any]:
     milestones = deadlines.timeline(
         today=clock.today(),
         published_on=case["published_on"],
-        special_measures_entered=case["opening_overall"] == "inadequate",
+        special_measures_entered=case["special_measures"],
+        special_measures_since=case["special_measures_since"],
         action_plan_due_on=case["action_plan_due_on"],
         expected_reinspection_on=case["expected_reinspection_on"],
         warning_notices=[

@@ -1,7 +1,7 @@
 """A case's stages and the rules for moving between them: the one place they live.
 
 assessing -> plan drafted -> plan agreed -> delivering -> awaiting re-inspection
-          -> sustaining (the rating recovered; watching continues) -> closed
+          -> sustaining (no longer Inadequate anywhere; watching continues) -> closed
 
 Every check returns the reasons a move is refused, in words a manager can act on.
 Pure functions over plain values: no database, no clock.
@@ -9,8 +9,11 @@ Pure functions over plain values: no database, no clock.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from improve.cases.special_measures import Route, SpecialMeasuresStatus
 
 
 class Stage(StrEnum):
@@ -39,7 +42,8 @@ STAGE_HELP = {
     Stage.PLAN_AGREED: "The plan is agreed with the provider; start delivering it.",
     Stage.DELIVERING: "Deliver and verify actions; hold progress reviews.",
     Stage.AWAITING_REINSPECTION: "The work is done; CQC is due to inspect again.",
-    Stage.SUSTAINING: "The rating recovered; keep watching so improvement lasts.",
+    Stage.SUSTAINING: "No longer Inadequate overall or in any key question; keep watching "
+    "so improvement lasts.",
     Stage.CLOSED: "The journey is over.",
 }
 
@@ -144,39 +148,35 @@ def _closing_reasons(facts: CaseFacts, outcome: str) -> list[str]:
 class RatingEffect:
     stage: Stage
     special_measures: bool
+    special_measures_since: dt.date | None
     note: str
 
 
-def after_new_rating(
-    stage: Stage, special_measures: bool, overall: str, key_questions: dict[str, str]
-) -> RatingEffect:
-    """What a newly published rating does to an open case.
+def after_new_rating(stage: Stage, status: SpecialMeasuresStatus) -> RatingEffect:
+    """What a newly published rating does to an open case, given where the service's
+    ratings history, that rating last, now leaves it (special_measures.py decides).
 
-    Special measures end when no key question is Inadequate any more (it need not
-    reach Good). An overall rating better than Inadequate moves the case to sustaining.
-    A rating that is Inadequate again while sustaining puts the case back to delivering.
+    The case moves to sustaining only when the new rating is Inadequate neither overall
+    nor in any key question: the service has left special measures (or, never in them,
+    is no longer Inadequate anywhere). A service still Inadequate in a key question has
+    not recovered, whatever its overall rating: the case stays where it is (it may have
+    just entered special measures, or stayed in them). A sustaining case whose rating is
+    Inadequate again anywhere goes back to delivering.
     """
-    any_inadequate = overall == "inadequate" or "inadequate" in key_questions.values()
-    still_special = special_measures and any_inadequate
-    if overall and overall != "inadequate":
-        note = "The rating recovered: the case moves to sustaining."
-        if special_measures and not still_special:
-            note = "No key question is Inadequate: the service leaves special measures. " + note
-        return RatingEffect(Stage.SUSTAINING, still_special, note)
+    note = status.note
+    if status.route in (Route.LEFT, Route.NOT_INADEQUATE):
+        if stage == Stage.SUSTAINING:
+            return RatingEffect(stage, False, None, note)
+        recovered = "The rating recovered: the case moves to sustaining."
+        if status.route == Route.NOT_INADEQUATE:
+            note = "No longer Inadequate overall or in any key question. " + recovered
+        else:
+            note = f"{note} {recovered}"
+        return RatingEffect(Stage.SUSTAINING, False, None, note)
     if stage == Stage.SUSTAINING:
-        return RatingEffect(
-            Stage.DELIVERING,
-            special_measures or overall == "inadequate",
-            "The rating fell back: the case returns to delivering.",
-        )
-    if special_measures and not still_special:
-        return RatingEffect(
-            stage, False, "No key question is Inadequate: the service leaves special measures."
-        )
-    if overall == "inadequate":
-        note = "Still Inadequate overall: CQC may move to cancel or restrict registration."
-        return RatingEffect(stage, True, note)
-    return RatingEffect(stage, still_special, "")
+        stage = Stage.DELIVERING
+        note = f"The rating fell back: the case returns to delivering. {note}"
+    return RatingEffect(stage, status.in_special_measures, status.since, note)
 
 
 def opens_case(overall: str, key_questions: dict[str, str]) -> bool:

@@ -25,6 +25,9 @@ class Case(Table, tablename="improvement_case"):
     )
     stage = Varchar(length=30, default="assessing", index=True)
     special_measures = Boolean(default=False)
+    # the publication of the rating that put the service in special measures (which may
+    # be a re-inspection after the case opened); None while it is not in them
+    special_measures_since = Date(null=True, default=None)
     opened_on = Date()
     published_on = Date(null=True, default=None)  # the opening report's publication
     action_plan_due_on = Date(null=True, default=None)

@@ -93,7 +93,8 @@ def case_events(
     milestones = deadlines.timeline(
         today=today,
         published_on=case["published_on"],
-        special_measures_entered=case["opening_overall"] == "inadequate",
+        special_measures_entered=case["special_measures"],
+        special_measures_since=case["special_measures_since"],
         action_plan_due_on=case["action_plan_due_on"],
         expected_reinspection_on=case["expected_reinspection_on"],
         warning_notices=notices,

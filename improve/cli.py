@@ -162,7 +162,10 @@ def cmd_import_cqc(args: argparse.Namespace) -> int:
                     data = load_json(text)
                 except ValueError as exc:  # not JSON, or nested too deeply
                     raise Invalid({name: f"is not JSON ({exc})"}) from None
-                locations += cqc.parse_locations(data)
+                try:
+                    locations += cqc.parse_locations(data)
+                except Invalid as exc:  # the paths in the record, in the file named
+                    raise Invalid({f"{name} {k}": v for k, v in exc.errors.items()}) from None
     except (OSError, Invalid) as exc:
         return _refused(getattr(exc, "errors", {"file": str(exc)}), "Nothing was imported.")
     # the command line acts as the installation's operator

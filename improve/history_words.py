@@ -68,10 +68,13 @@ LABELS = {
     # ratings
     "published_on": "Published",
     "overall": "Overall rating",
+    "service_type": "Service type",
     **{kq: title for kq, title in framework.KEY_QUESTION_TITLES.items()},
     # services (CQC imports and links)
     "cqc_location_id": "CQC location id",
     "cqc_provider_id": "CQC provider id",
+    "cqc_manager_absent_since": "No registered manager (CQC) since",
+    "cqc_unpublished_visit_on": "Inspected, report not yet published",
     # monitoring
     "level": "Monitoring level",
     "review_on": "Review level by",
@@ -141,7 +144,11 @@ def word(entity: str, field: str, value: Any, names: dict[int, str] | None = Non
     vocabulary = _vocabulary(entity, field)
     if vocabulary is not None:
         return vocabulary.get(value, str(value))
-    if field.endswith("_on") or field in ("sustain_until", "special_measures_since"):
+    if field.endswith("_on") or field in (
+        "sustain_until",
+        "special_measures_since",
+        "cqc_manager_absent_since",
+    ):
         return _date(value)
     if field == "items":
         return "; ".join(_statement(i) for i in value)

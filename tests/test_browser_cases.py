@@ -87,6 +87,40 @@ async def test_manager_imports_a_record_opens_a_case_and_adds_findings(
     await visit(page, "case-activity")
 
 
+async def test_a_location_rated_per_service_type_with_no_registered_manager(
+    page, manager_and_home, tmp_path
+):
+    manager, home = manager_and_home
+    record = json.loads((DATA / "cqc_shapes" / "service_types_inadequate_last.json").read_text())
+    record["locationId"] = "1-" + str(secrets.randbelow(10**9)).zfill(9)
+    record["providerId"] = "1-" + str(secrets.randbelow(10**9)).zfill(9)
+    record["registeredManagerAbsentDate"] = "2026-01-20"
+    record["unpublishedReports"] = [{"firstVisitDate": "2026-06-02"}]
+    await Service.update({Service.cqc_location_id: record["locationId"]}).where(
+        Service.id == home["id"]
+    )
+    upload = tmp_path / "location.json"
+    upload.write_text(json.dumps(record))
+
+    await log_in_with_form(page, manager["email"], PASSWORD)
+    await page.goto(f"/services/{home['id']}")
+    await page.get_by_label("Import the CQC record").set_input_files(str(upload))
+    await page.get_by_role("button", name="Import", exact=True).click()
+    await page.wait_for_load_state("networkidle")
+    text = " ".join((await page.locator("main").inner_text()).split())
+    assert "3 ratings added" in text and "Residential homes" in text
+    assert "CQC lists no registered manager since 20 Jan 2026" in text
+    assert "CQC inspected 2 Jun 2026, report not yet published" in text
+    await visit(page, "service-rated-per-service-type")
+
+    await page.get_by_role("button", name="Open an improvement case").click()
+    await page.wait_for_load_state("networkidle")
+    text = " ".join((await page.locator("main").inner_text()).split())
+    assert "the rating of Residential homes" in text and "Special measures" in text
+    assert "CQC lists no registered manager since 20 Jan 2026" in text
+    await visit(page, "case-of-a-service-type")
+
+
 async def test_home_page_filters(page, manager_and_home):
     manager, _ = manager_and_home
     await log_in_with_form(page, manager["email"], PASSWORD)

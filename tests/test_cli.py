@@ -158,7 +158,7 @@ def test_import_cqc_from_the_command_line(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps([record, {"locationId": "1-777000002"}]))
     bad = improve("import-cqc", "bad.json", cwd=tmp_path, **env)
     assert bad.returncode == 2
-    assert "location 1-777000002: missing name, providerId" in bad.stderr
+    assert "bad.json [1].name: is missing" in bad.stderr
     assert "Nothing was imported." in bad.stderr
     directory = improve(
         "import-cqc", "--directory", str(data / "care_directory.csv"), cwd=tmp_path, **env

@@ -50,12 +50,14 @@ def test_ratings_only_under_assessment_asg_ratings():
     assert rating.overall == "requires_improvement" and rating.key_questions["safe"] == "inadequate"
 
 
-def test_not_rated_overall_uses_the_matching_service_rating():
+def test_not_rated_overall_keeps_every_service_rating():
     location = cqc.parse_location(record("cqc_location_service_ratings.json"))
     assert location.service_type == "care_home"
-    (rating,) = location.ratings
-    assert rating.overall == "inadequate" and rating.key_questions["safe"] == "inadequate"
-    assert "Not rated overall" in location.notes[0]
+    own, homecare, residential = location.ratings
+    assert own.service_type == "" and own.overall == ""  # "Not rated", as CQC shows it
+    assert (homecare.service_type, homecare.overall) == ("Homecare agencies", "good")
+    assert residential.service_type == "Residential homes"
+    assert residential.overall == "inadequate" and residential.key_questions["safe"] == "inadequate"
 
 
 def test_missing_fields_are_named():
@@ -63,7 +65,7 @@ def test_missing_fields_are_named():
     del data["name"], data["providerId"]
     with pytest.raises(ImportProblem) as refused:
         cqc.parse_location(data)
-    assert refused.value.errors == {"location 1-000000001": "missing name, providerId"}
+    assert refused.value.errors == {"name": "is missing", "providerId": "is missing"}
 
 
 def test_bad_location_id_and_bad_rating_are_named():
@@ -72,7 +74,7 @@ def test_bad_location_id_and_bad_rating_are_named():
         cqc.parse_location(bad_id)
     data = record("cqc_location_inadequate.json")
     data["currentRatings"]["overall"]["rating"] = "Superb"
-    with pytest.raises(ImportProblem, match="'Superb' is not a rating"):
+    with pytest.raises(ImportProblem, match="'Superb' is not a CQC rating"):
         cqc.parse_location(data)
 
 
@@ -80,7 +82,7 @@ def test_a_list_reports_every_bad_record():
     good = record("cqc_location_inadequate.json")
     with pytest.raises(ImportProblem) as refused:
         cqc.parse_locations([good, {"name": "No id"}, "not an object"])
-    assert set(refused.value.errors) == {"record 2", "record 3"}
+    assert set(refused.value.errors) == {"[1].locationId", "[1].providerId", "[2]"}
 
 
 @pytest.fixture

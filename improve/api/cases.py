@@ -63,6 +63,9 @@ class RatingOut(msgspec.Struct):
     well_led: str
     source: str
     enforcement: list[EnforcementOut] = []
+    # "" for the location's own rating; else the service type CQC rated on its own
+    service_type: str = ""
+    assessed_on: dt.date | None = None  # a Single Assessment Framework assessment's date
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> RatingOut:
@@ -71,6 +74,8 @@ class RatingOut(msgspec.Struct):
             published_on=row["published_on"],
             overall=row["overall"],
             source=row["source"],
+            service_type=row.get("service_type") or "",
+            assessed_on=row.get("assessed_on"),
             **{k: row[k] for k in KEY_QUESTIONS},
             enforcement=[
                 EnforcementOut(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -47,6 +47,10 @@ class ServiceOut(msgspec.Struct):
     open_case_id: int | None = None
     open_case_stage: str | None = None
     manager_left: bool = False  # the registered manager's account is inactive
+    # from CQC's record: no registered manager since (registeredManagerAbsentDate), and
+    # the visit of an inspection whose report is not yet published (unpublishedReports)
+    cqc_manager_absent_since: date | None = None
+    cqc_unpublished_visit_on: date | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ServiceOut:
@@ -68,6 +72,8 @@ class ServiceOut(msgspec.Struct):
             open_case_id=(row.get("open_case") or {}).get("id"),
             open_case_stage=(row.get("open_case") or {}).get("stage"),
             manager_left=manager_has_left(row),
+            cqc_manager_absent_since=row.get("cqc_manager_absent_since"),
+            cqc_unpublished_visit_on=row.get("cqc_unpublished_visit_on"),
         )
 
 

@@ -178,7 +178,7 @@ async def history_of(viewer: Viewer, service_id: int) -> list[dict[str, Any]]:
 async def latest_rating(service_id: int) -> dict[str, Any] | None:
     return (
         await Rating.select()
-        .where(Rating.service == service_id)
+        .where((Rating.service == service_id) & (Rating.service_type == ""))  # the location's
         .order_by(Rating.published_on, ascending=False)
         .first()
     )

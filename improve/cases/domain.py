@@ -22,7 +22,7 @@ from improve.cases.stages import (
     Stage,
     after_new_rating,
     check_move,
-    opens_case,
+    rating_to_open,
 )
 from improve.cases.tables import Case, Finding
 from improve.db import write_tx
@@ -67,6 +67,10 @@ CASE_COLUMNS = (
     Case.closed_on,
     Case.version,
     Case.opening_rating.overall.as_alias("opening_overall"),
+    # "" when the case opened from the location's own rating, else the service type's
+    Case.opening_rating.service_type.as_alias("opening_service_type"),
+    Case.service.cqc_manager_absent_since.as_alias("cqc_manager_absent_since"),
+    Case.service.cqc_unpublished_visit_on.as_alias("cqc_unpublished_visit_on"),
     Case.internal_review_days,
     Case.commissioner_review_days,
     Case.next_internal_review_on,
@@ -152,17 +156,19 @@ async def cases_of_service(viewer: Viewer, service_id: int) -> list[dict[str, An
 
 
 async def open_case(viewer: Viewer, service_id: int, rating_id: int | None = None):
-    """Open a case from the service's latest rating (or the one given)."""
+    """Open a case from the service's latest rating that is Inadequate overall or in a key
+    question: the location's own, or one service type's (stages.rating_to_open); or from
+    the rating given."""
     await access.editable_service(viewer, service_id, Service.id)
     query = Rating.select(*ratings.RATING_COLUMNS).where(Rating.service == service_id)
     if rating_id is not None:
-        rating = await query.where(Rating.id == rating_id).first()
+        found = await query.where(Rating.id == rating_id)
     else:
-        rating = await query.order_by(Rating.published_on, ascending=False).first()
-    if rating is None:
+        found = await query.order_by(Rating.published_on, ascending=False)
+    if not found:
         raise Invalid({"rating": "record the CQC rating first: a case opens from a rating"})
-    kqs = {k: rating[k] for k in KEY_QUESTIONS}
-    if not opens_case(rating["overall"], kqs):
+    rating = rating_to_open(found)
+    if rating is None:
         raise Invalid(
             {"rating": "a case opens from a rating that is Inadequate overall or in a key question"}
         )
@@ -173,7 +179,9 @@ async def open_case(viewer: Viewer, service_id: int, rating_id: int | None = Non
         # special measures as the ratings up to this one leave the service: an earlier
         # rating Inadequate in a key question makes this one its re-inspection
         status = special_measures_status(
-            await ratings_history(service_id, up_to=rating["published_on"])
+            await ratings_history(
+                service_id, up_to=rating["published_on"], service_type=rating["service_type"]
+            )
         )
         rows = await Case.insert(
             Case(
@@ -198,7 +206,8 @@ async def open_case(viewer: Viewer, service_id: int, rating_id: int | None = Non
             entity="case",
             entity_id=case_id,
             action="opened",
-            summary=f"Case opened from the rating published {rating['published_on']:%-d %b %Y}",
+            summary=f"Case opened from the rating published {rating['published_on']:%-d %b %Y}"
+            + ratings.of_type(rating["service_type"]),
             after={"stage": Stage.ASSESSING, **dates},
         )
     return await get_case(viewer, case_id)
@@ -216,29 +225,43 @@ async def record_rating(viewer: Viewer, service_id: int, data: dict[str, Any]):
         row, created = await ratings.store(viewer, service_id, rating_in)
         note = "" if created else "This rating was already recorded; nothing changed."
         case = await open_case_for(service_id)
-        if (
-            created
-            and case
-            and case["published_on"]
-            and rating_in.published_on > case["published_on"]
-        ):
+        if created and moves_case_on(case, rating_in):
             note = await _apply_rating(viewer, case, rating_in)
     return row, created, note
 
 
-async def ratings_history(service_id: int, up_to=None) -> list[PublishedRating]:
-    """The service's published ratings, oldest first (those up to a date when given)."""
-    query = Rating.select(*ratings.RATING_COLUMNS).where(Rating.service == service_id)
+async def ratings_history(
+    service_id: int, up_to=None, service_type: str = ""
+) -> list[PublishedRating]:
+    """The published ratings of one thing the service is rated as (the location itself,
+    or one service type of a location offering several), oldest first (those up to a date
+    when given): special measures follow the inspections of that one thing."""
+    query = Rating.select(*ratings.RATING_COLUMNS).where(
+        (Rating.service == service_id) & (Rating.service_type == service_type)
+    )
     if up_to is not None:
         query = query.where(Rating.published_on <= up_to)
     return [PublishedRating.of(r) for r in await query.order_by(Rating.published_on)]
+
+
+def moves_case_on(case: dict[str, Any] | None, rating: ratings.RatingIn) -> bool:
+    """A new rating moves an open case on when it was published after the one the case
+    opened from and is of the same thing: the location itself, or the same service type."""
+    return bool(
+        case
+        and case["published_on"]
+        and rating.published_on > case["published_on"]
+        and rating.service_type == (case.get("opening_service_type") or "")
+    )
 
 
 async def _apply_rating(viewer: Viewer | None, case: dict[str, Any], rating: ratings.RatingIn):
     """A rating just stored moves the open case on: special measures follow the service's
     whole ratings history (special_measures.py), and the stage moves only when this
     rating is the latest (one filled in behind a newer one changes no stage)."""
-    history_ = await ratings_history(case["service"])
+    history_ = await ratings_history(
+        case["service"], service_type=case.get("opening_service_type") or ""
+    )
     status = special_measures_status(history_)
     new = PublishedRating(rating.published_on, rating.overall, rating.key_questions)
     if new.rated and history_[-1].published_on == rating.published_on:
@@ -308,12 +331,17 @@ async def facts(case: dict[str, Any]) -> CaseFacts:
 
 
 async def newer_rating(case: dict[str, Any]) -> dict[str, Any] | None:
-    """The latest rating published after the one the case opened from, if any."""
+    """The latest rating published after the one the case opened from, of the same thing
+    (the location itself, or the service type the case opened for), if any."""
     if not case["published_on"]:
         return None
     return (
         await Rating.select(Rating.overall)
-        .where((Rating.service == case["service"]) & (Rating.published_on > case["published_on"]))
+        .where(
+            (Rating.service == case["service"])
+            & (Rating.published_on > case["published_on"])
+            & (Rating.service_type == (case.get("opening_service_type") or ""))
+        )
         .order_by(Rating.published_on, ascending=False)
         .first()
     )

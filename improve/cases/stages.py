@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from improve.cases.special_measures import Route, SpecialMeasuresStatus
+from improve.framework import KEY_QUESTIONS
 
 
 class Stage(StrEnum):
@@ -182,3 +184,34 @@ def after_new_rating(stage: Stage, status: SpecialMeasuresStatus) -> RatingEffec
 def opens_case(overall: str, key_questions: dict[str, str]) -> bool:
     """A case opens from a rating Inadequate overall or in any key question."""
     return overall == "inadequate" or "inadequate" in key_questions.values()
+
+
+def rating_to_open(ratings: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The rating a case opens from, among a service's ratings (rows with published_on,
+    overall, the key questions and service_type), or None.
+
+    What counts is the latest rating of the location itself and the latest of each
+    service type CQC rated on its own (a location offering several is often "Not rated"
+    overall): any of them that opens a case (opens_case) is a reason to open one. The
+    location's own comes first; then a service type Inadequate overall before one
+    Inadequate in a key question only, the newest first, then by name.
+    """
+    latest: dict[str, dict[str, Any]] = {}
+    for r in ratings:
+        kind = r.get("service_type") or ""
+        if kind not in latest or r["published_on"] > latest[kind]["published_on"]:
+            latest[kind] = r
+    reasons = [
+        r for r in latest.values() if opens_case(r["overall"], {k: r[k] for k in KEY_QUESTIONS})
+    ]
+    if not reasons:
+        return None
+    return min(
+        reasons,
+        key=lambda r: (
+            bool(r.get("service_type")),
+            r["overall"] != "inadequate",
+            -r["published_on"].toordinal(),
+            r.get("service_type") or "",
+        ),
+    )

@@ -83,7 +83,8 @@ async def _ratings(viewer: Viewer) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in (
         await Rating.select(Rating.service, Rating.published_on, Rating.overall)
-        .where(Rating.service.is_in(_scope(viewer)))
+        # the location's own ratings (not its service types')
+        .where(Rating.service.is_in(_scope(viewer)) & (Rating.service_type == ""))
         .order_by(Rating.published_on)
     ):
         out[r["service"]].append(r)

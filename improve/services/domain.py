@@ -31,6 +31,8 @@ SERVICE_COLUMNS = (
     Service.registered_manager_name,
     Service.address,
     Service.postcode,
+    Service.cqc_manager_absent_since,
+    Service.cqc_unpublished_visit_on,
 )
 
 
@@ -106,7 +108,8 @@ async def overview(viewer: Viewer, filters: ServiceFilters = ServiceFilters()) -
     if ids:
         for r in (
             await Rating.select(Rating.service, Rating.published_on, Rating.overall)
-            .where(Rating.service.is_in(ids))
+            # the location's own rating (not its service types')
+            .where(Rating.service.is_in(ids) & (Rating.service_type == ""))
             .order_by(Rating.published_on)
         ):
             latest[r["service"]] = r  # ascending: the last one wins

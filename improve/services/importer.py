@@ -1,8 +1,11 @@
 """Writing CQC records into services and ratings: all of a file or none of it.
 
 Re-importing the same record changes nothing (fields are compared; ratings are unique
-per service and date). A new rating on a service with an open case moves the case on,
-by the same rule as a rating typed in.
+per service, date and service type). A new rating on a service with an open case moves
+the case on, by the same rule as a rating typed in, when it is of what the case opened
+from: the location's own rating, or the same service type (cases.moves_case_on). What
+only CQC's API says (no registered manager since, an unpublished report) is written from
+its records, and left as it is by the care directory.
 
 Who may write what, so that no organisation's services can be captured:
 
@@ -50,6 +53,9 @@ COMPARED = (
     "registered_manager_name",
     "address",
     "postcode",
+    # only CQC's API records say these (cqc.ParsedLocation.has_record_status)
+    "cqc_manager_absent_since",
+    "cqc_unpublished_visit_on",
 )
 
 # what an import reads of a service it may update
@@ -492,7 +498,7 @@ async def _apply(
         if created:
             added += 1
             case = await cases.open_case_for(service_id)
-            if case and case["published_on"] and rating.published_on > case["published_on"]:
+            if cases.moves_case_on(case, rating):
                 note = await cases._apply_rating(run.viewer, case, rating)
                 if note:
                     report.notes.append(f"{location.name}: {note}")

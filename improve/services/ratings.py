@@ -74,6 +74,9 @@ class RatingIn:
     source: str = "manual"
     report_link_id: str = ""
     enforcement: tuple[EnforcementIn, ...] = ()
+    # "" for the location's own rating; else the service type CQC rated on its own
+    service_type: str = ""
+    assessed_on: dt.date | None = None
 
 
 def clean_rating(data: dict[str, Any]) -> RatingIn:
@@ -148,12 +151,19 @@ RATING_COLUMNS = (
     Rating.well_led,
     Rating.source,
     Rating.report_link_id,
+    Rating.service_type,
+    Rating.assessed_on,
 )
 
 
+def of_type(service_type: str | None) -> str:
+    """How a rating's service type reads: "" is the location's own rating."""
+    return f" ({service_type})" if service_type else ""
+
+
 async def store(viewer: Viewer | None, service_id: int, rating: RatingIn) -> tuple[dict, bool]:
-    """Insert the rating unless the service already has one of that date (idempotent).
-    Must run inside the caller's write transaction. Returns (row, created)."""
+    """Insert the rating unless the service already has one of that date and service type
+    (idempotent). Must run inside the caller's write transaction. Returns (row, created)."""
     inserted = (
         await Rating.insert(
             Rating(
@@ -162,16 +172,25 @@ async def store(viewer: Viewer | None, service_id: int, rating: RatingIn) -> tup
                 overall=rating.overall,
                 source=rating.source,
                 report_link_id=rating.report_link_id,
+                service_type=rating.service_type,
+                assessed_on=rating.assessed_on,
                 created_at=clock.now(),
                 **rating.key_questions,
             )
         )
-        .on_conflict(target=(Rating.service, Rating.published_on), action="DO NOTHING")
+        .on_conflict(
+            target=(Rating.service, Rating.published_on, Rating.service_type),
+            action="DO NOTHING",
+        )
         .returning(Rating.id)
     )
     row = (
         await Rating.select(*RATING_COLUMNS)
-        .where((Rating.service == service_id) & (Rating.published_on == rating.published_on))
+        .where(
+            (Rating.service == service_id)
+            & (Rating.published_on == rating.published_on)
+            & (Rating.service_type == rating.service_type)
+        )
         .first()
     )
     if not inserted:
@@ -189,7 +208,10 @@ async def store(viewer: Viewer | None, service_id: int, rating: RatingIn) -> tup
                 created_at=clock.now(),
             )
         )
-    summary = f"Rating published {rating.published_on:%-d %b %Y}: {label(rating.overall)} overall"
+    summary = (
+        f"Rating published {rating.published_on:%-d %b %Y}{of_type(rating.service_type)}: "
+        f"{label(rating.overall)} overall"
+    )
     await history.record(
         actor=viewer,
         service_id=service_id,
@@ -198,7 +220,11 @@ async def store(viewer: Viewer | None, service_id: int, rating: RatingIn) -> tup
         entity_id=row["id"],
         action="recorded",
         summary=summary,
-        after={k: row[k] for k in ("published_on", "overall", *KEY_QUESTIONS)},
+        after={
+            k: row[k]
+            for k in ("published_on", "overall", *KEY_QUESTIONS, "service_type")
+            if k != "service_type" or row[k]
+        },
     )
     return row, True
 
@@ -210,6 +236,7 @@ async def for_service(viewer: Viewer, service_id: int) -> list[dict[str, Any]]:
         await Rating.select(*RATING_COLUMNS)
         .where(Rating.service == service_id)
         .order_by(Rating.published_on, ascending=False)
+        .order_by(Rating.service_type)  # a date's own rating first, then its service types
     )
     notices = await enforcement_for(service_id)
     for r in ratings:

@@ -62,13 +62,9 @@ async def _service_page(viewer, service_id: int, status: int = 200, **extra: Any
     history = await ratings.for_service(viewer, service_id)
     all_cases = await cases.cases_of_service(viewer, service_id)
     open_case = next((c for c in all_cases if c["stage"] != Stage.CLOSED), None)
-    latest = history[0] if history else None
-    can_open = bool(
-        viewer.can_edit_services
-        and latest
-        and open_case is None
-        and cases.opens_case(latest["overall"], latest["key_questions"])
-    )
+    # the latest rating that opens a case: the location's own or one service type's
+    opening = cases.rating_to_open(history)
+    can_open = bool(viewer.can_edit_services and opening and open_case is None)
     context = {
         "viewer": viewer,
         "service": service,
@@ -76,6 +72,7 @@ async def _service_page(viewer, service_id: int, status: int = 200, **extra: Any
         "open_case": open_case,
         "past_cases": [c for c in all_cases if c["stage"] == Stage.CLOSED],
         "can_open_case": can_open,
+        "opening_rating": opening,
         "KEY_QUESTION_TITLES": framework.KEY_QUESTION_TITLES,
         "RATING_LABELS": RATING_LABELS,
         "STAGE_LABELS": STAGE_LABELS,

@@ -42,6 +42,11 @@ class Service(Table, tablename="service"):
     registered_manager_name = Varchar(length=200, default="")
     address = Varchar(length=300, default="")
     postcode = Varchar(length=10, default="")
+    # what CQC's record says (improve.services.cqc), null when it says nothing: since when
+    # the location has had no registered manager (registeredManagerAbsentDate), and the
+    # visit of an inspection whose report is not yet published (unpublishedReports)
+    cqc_manager_absent_since = Date(null=True, default=None)
+    cqc_unpublished_visit_on = Date(null=True, default=None)
 
 
 class RatingValue(StrEnum):
@@ -63,8 +68,11 @@ RATING_LABELS = {
 class Rating(Table, tablename="rating"):
     """A published CQC rating of a service: overall and the five key questions.
 
-    A key question is "" when it was not rated. One rating per service and date
-    (a raw unique index), so importing the same record twice changes nothing.
+    A key question is "" when it was not rated. ``service_type`` is "" for the location's
+    own rating, or the service type CQC rated on its own in a location that offers
+    several (its name as CQC gives it, e.g. "Residential homes"). One rating per service,
+    date and service type (a raw unique index), so importing the same record twice
+    changes nothing.
     """
 
     service = ForeignKey(references=Service, on_delete=OnDelete.cascade, index=True, null=False)
@@ -78,6 +86,9 @@ class Rating(Table, tablename="rating"):
     source = Varchar(length=20, default="manual")  # manual, cqc_api, cqc_directory
     report_link_id = Varchar(length=80, default="")
     created_at = Timestamptz()
+    service_type = Varchar(length=120, default="")
+    # when CQC assessed (a Single Assessment Framework assessment's assessmentDate)
+    assessed_on = Date(null=True, default=None)
 
 
 class EnforcementKind(StrEnum):
